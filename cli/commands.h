@@ -1,0 +1,16 @@
+// Each subcommand registers itself on the app and, when chosen, hands back the
+// function to run. Explicit registration from main.cc; no static registries.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace retention::cli {
+
+using SetAction = std::function<void(std::function<int()>)>;
+
+void AddExplainCommand(CLI::App& app, SetAction set_action);
+void AddPoliciesCommand(CLI::App& app, SetAction set_action);
+
+}  // namespace retention::cli

@@ -1,0 +1,35 @@
+#include "common.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "retention/clock.h"
+
+namespace retention::cli {
+
+std::string ResolvePoliciesDir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("RETENTION_POLICIES"); env && *env) return env;
+  if (std::filesystem::is_regular_file("policies/facts.yaml")) return "policies";
+  return RETENTION_SOURCE_POLICIES;
+}
+
+LoadResult LoadPoliciesOrExit(const std::string& dir) {
+  LoadResult result = LoadPolicies(dir);
+  for (const auto& d : result.diagnostics) std::cerr << d.ToString() << "\n";
+  if (HasErrors(result.diagnostics))
+    throw Exit{kExitBadInput, fmt::format("the policies in {} have errors (see above)", dir)};
+  return result;
+}
+
+Date ParseAsOf(const std::string& text, const char* option) {
+  if (text.empty()) return SystemClock().Today();
+  auto d = Date::Parse(text);
+  if (!d) throw Exit{kExitBadInput, fmt::format("{} '{}' is not a valid date (expected YYYY-MM-DD)", option, text)};
+  return *d;
+}
+
+}  // namespace retention::cli

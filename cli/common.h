@@ -1,0 +1,33 @@
+// What every subcommand shares: exit codes, option helpers, loading policies.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "retention/date.h"
+#include "retention/policy.h"
+
+namespace retention::cli {
+
+// Exit codes (docs/operations.md).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;      // the command ran and found problems
+inline constexpr int kExitBadInput = 2;    // bad argument, file or value
+inline constexpr int kExitGuard = 3;       // a safety guard stopped the work
+
+// Thrown by commands to leave with a message on stderr and an exit code.
+struct Exit {
+  int code;
+  std::string message;
+};
+
+// --policies DIR, else $RETENTION_POLICIES, else ./policies, else the source tree's.
+std::string ResolvePoliciesDir(const std::string& flag);
+// Loads and prints diagnostics to stderr; throws Exit(2) when there are errors.
+LoadResult LoadPoliciesOrExit(const std::string& dir);
+// Parses YYYY-MM-DD, or today in Europe/Paris when empty; throws Exit(2) when invalid.
+Date ParseAsOf(const std::string& text, const char* option);
+
+}  // namespace retention::cli

@@ -1,0 +1,68 @@
+// retention explain: one rule, one record's facts, the timeline and its derivation.
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "common.h"
+#include "retention/evaluator.h"
+#include "retention/explain.h"
+
+namespace retention::cli {
+namespace {
+
+struct ExplainOptions {
+  std::string rule;
+  std::vector<std::string> facts;
+  std::string as_of;
+  std::string policies;
+  std::string format = "text";
+};
+
+int RunExplain(const ExplainOptions& o) {
+  Date as_of = ParseAsOf(o.as_of, "--as-of");
+  LoadResult loaded = LoadPoliciesOrExit(ResolvePoliciesDir(o.policies));
+  const PolicySet& set = loaded.policies;
+  const Rule* rule = set.FindRule(o.rule);
+  if (!rule)
+    throw Exit{kExitBadInput, fmt::format("unknown rule '{}': give a policy rule id or a catalog rule id "
+                                          "(see `retention policies table`)", o.rule)};
+  Facts facts;
+  for (const auto& f : o.facts) {
+    auto eq = f.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw Exit{kExitBadInput, fmt::format("--fact '{}' must be NAME=VALUE", f)};
+    std::string name = f.substr(0, eq);
+    auto value = ParseFactValue(set.vocabulary, name, f.substr(eq + 1));
+    if (!value.ok()) throw Exit{kExitBadInput, value.status().message()};
+    facts[name] = *value;
+  }
+  Evaluation e = Evaluate(*rule, facts, as_of);
+  std::cout << (o.format == "json" ? ExplainJson(e, o.rule) + "\n" : ExplainText(e, *rule, o.rule));
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddExplainCommand(CLI::App& app, std::function<void(std::function<int()>)> set_action) {
+  auto o = std::make_shared<ExplainOptions>();
+  CLI::App* cmd = app.add_subcommand("explain", "Compute one record's timeline under one rule, and show how");
+  cmd->footer(R"(
+A timeline lists each action (archive, pseudonymise, delete) with the first day it
+is allowed. The status is one of: scheduled, due, hold, missing_fact, no_case, manual.
+
+Examples:
+  retention explain --rule F01.droits --fact fin_droits=2023-11-21 --as-of 2026-11-22
+  retention explain --rule F19.deces_atmp --fact deces=2012-03-04 --fact atmp=true --format json
+  retention explain --rule F02.droits --fact fin_droits=2020-01-31 --fact contentieux=true
+
+Exit codes: 0 evaluated, 2 bad rule id, fact name or value.)");
+  cmd->add_option("--rule", o->rule, "Policy rule id, or a catalog rule id it implements")->required();
+  cmd->add_option("--fact", o->facts, "NAME=VALUE: YYYY-MM-DD, true/false, or an enumeration word (repeatable)");
+  cmd->add_option("--as-of", o->as_of, "Evaluate as of this date (default: today in Europe/Paris)");
+  cmd->add_option("--policies", o->policies, "Policy folder (default: $RETENTION_POLICIES, ./policies)");
+  cmd->add_option("--format", o->format, "Output format")->check(CLI::IsMember({"text", "json"}));
+  cmd->callback([o, set_action] { set_action([o] { return RunExplain(*o); }); });
+}
+
+}  // namespace retention::cli

@@ -1,0 +1,30 @@
+// retention: the command line over the retention::engine library.
+#include <iostream>
+
+#include "commands.h"
+#include "common.h"
+
+int main(int argc, char** argv) {
+  using namespace retention::cli;
+  CLI::App app{"retention: executable data-retention policies (plan, run, explain, audit)", "retention"};
+  app.require_subcommand(1);
+  app.footer("Run `retention COMMAND --help` for each command's options and examples.");
+  std::function<int()> action;
+  SetAction set_action = [&](std::function<int()> a) { action = std::move(a); };
+  AddExplainCommand(app, set_action);
+  AddPoliciesCommand(app, set_action);
+  try {
+    app.parse(argc, argv);
+    return action ? action() : kExitOk;
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitBadInput;
+  } catch (const Exit& e) {
+    if (!e.message.empty()) std::cerr << "retention: " << e.message << "\n";
+    return e.code;
+  }
+}

@@ -1,0 +1,29 @@
+// The one place that reads the wall clock, behind an interface so that runs and
+// tests can inject a date. The evaluator never uses it: it takes an as-of date.
+#pragma once
+
+#include "retention/date.h"
+
+namespace retention {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Today's civil date in Europe/Paris.
+  virtual Date Today() const = 0;
+};
+
+// The system clock.
+const Clock& SystemClock();
+
+// A clock that always says `today` (tests, replays).
+class FixedClock : public Clock {
+ public:
+  explicit FixedClock(Date today) : today_(today) {}
+  Date Today() const override { return today_; }
+
+ private:
+  Date today_;
+};
+
+}  // namespace retention

@@ -1,0 +1,45 @@
+// The evaluator: a rule and one record's facts in, a timeline out.
+//
+// Semantics (docs/policy-format.md, DESIGN.md): every date in a timeline is the first
+// day its action is allowed; a phase is kept through its last day inclusive. The as-of
+// date is an input: nothing here reads the clock.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "retention/date.h"
+#include "retention/facts.h"
+#include "retention/policy.h"
+
+namespace retention {
+
+enum class EvalStatus { kScheduled, kDue, kHold, kMissingFact, kNoCase, kManual };
+const char* EvalStatusName(EvalStatus status);  // "scheduled", "due", "hold", ...
+
+struct TimelineEntry {
+  Phase action = Phase::kDelete;  // never kActive
+  Date from;                      // first day the action is allowed
+};
+
+struct Evaluation {
+  std::string rule_id;
+  Date as_of;
+  EvalStatus status = EvalStatus::kNoCase;
+  std::vector<TimelineEntry> timeline;  // empty unless scheduled or due
+  std::optional<Phase> due;             // last action whose date is on or before as_of
+  std::vector<std::string> missing;     // names of the missing facts
+  std::vector<std::string> holds;       // descriptions of the active holds
+  std::vector<std::string> derivation;  // how each date was obtained, for a person
+};
+
+// Evaluates `rule` for one record. Thread-safe; the rule is compiled once at load.
+Evaluation Evaluate(const Rule& rule, const Facts& facts, Date as_of);
+
+// Several rules on one record: keep wins. Deletion is allowed only when every rule
+// allows it, from the latest of their delete dates; any hold, missing fact or manual
+// rule keeps the record. The result's rule_id lists the rules joined by '+'.
+Evaluation Combine(const std::vector<Evaluation>& evaluations);
+
+}  // namespace retention

@@ -1,0 +1,53 @@
+// Facts: the named values known about one record (event dates, flags, enumerations),
+// and the vocabulary that defines which names exist.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "retention/date.h"
+#include "retention/status.h"
+
+namespace retention {
+
+enum class FactType { kDate, kFlag, kEnum };
+enum class FactScope { kRecord, kDeployment };
+
+struct FactDefinition {
+  std::string name;
+  FactType type = FactType::kDate;
+  FactScope scope = FactScope::kRecord;
+  std::vector<std::string> values;  // the allowed words of an enumeration
+  std::string meaning;
+};
+
+// The facts policies may use, loaded from `facts.yaml` at the root of a policy folder.
+class Vocabulary {
+ public:
+  void Add(FactDefinition definition);
+  const FactDefinition* Find(const std::string& name) const;
+  const std::vector<FactDefinition>& definitions() const { return definitions_; }
+
+ private:
+  std::vector<FactDefinition> definitions_;
+};
+
+// A value: a date, a flag (true/false) or an enumeration word.
+using FactValue = std::variant<Date, bool, std::string>;
+
+// The facts of one record. A name that is absent is unknown (a NULL in a store):
+// a missing date is never guessed; a missing flag reads as false.
+using Facts = std::map<std::string, FactValue>;
+
+// Parses "YYYY-MM-DD", "true"/"false" or an enumeration word as the type the
+// vocabulary gives `name`; an error names the fact and what was expected.
+Result<FactValue> ParseFactValue(const Vocabulary& vocabulary, const std::string& name,
+                                 const std::string& text);
+
+std::string FactValueToString(const FactValue& value);
+const char* FactTypeName(FactType type);
+
+}  // namespace retention

@@ -1,0 +1,243 @@
+#include "retention/evaluator.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "policy/compiled_rule.h"
+
+namespace retention {
+namespace {
+using internal::Truth;
+
+const char* PhaseEndLabel(Phase p) {
+  switch (p) {
+    case Phase::kActive: return "end of active phase";
+    case Phase::kArchive: return "end of archive phase";
+    case Phase::kPseudonymise: return "end of pseudonymised phase";
+    case Phase::kDelete: return "delete";
+  }
+  return "";
+}
+
+class RuleEvaluation {
+ public:
+  RuleEvaluation(const internal::CompiledRule& rule, const Facts& facts, Evaluation* out)
+      : rule_(rule), facts_(facts), out_(*out) {}
+
+  void Run() {
+    CheckHolds();
+    if (!out_.holds.empty()) {
+      Finish(EvalStatus::kHold);
+      return;
+    }
+    std::optional<Date> previous_end;
+    bool no_case = false;
+    for (size_t i = 0; i < rule_.phases.size(); ++i) {
+      const auto& phase = rule_.phases[i];
+      if (i == 0 && phase.from) {
+        auto from = Date_(*phase.from, fmt::format("{} from", PhaseName(phase.kind)));
+        if (from) Push(phase.kind, *from);
+        if (from) previous_end = from->AddDays(-1);
+      } else if (i > 0 && previous_end) {
+        Push(phase.kind, previous_end->AddDays(1));
+      }
+      if (!phase.until && !phase.length) continue;
+      std::optional<Date> end;
+      if (phase.length && previous_end) {
+        end = Add(*previous_end, *phase.length);
+        Derive(fmt::format("{} + {} = {} ({})", previous_end->ToString(), phase.length->ToString(), end->ToString(),
+                           PhaseEndLabel(phase.kind)));
+      } else if (phase.until) {
+        auto result = End(*phase.until, phase.kind);
+        if (result.no_case) no_case = true;
+        end = result.date;
+      }
+      if (i == 0 && end) end = ApplyDecidedHolds(*end);
+      if (end && previous_end && *end < *previous_end) {
+        Derive(fmt::format("{} is before the previous phase ends: the phase is empty", end->ToString()));
+        end = previous_end;
+      }
+      previous_end = end;
+      if (!end) break;
+    }
+    if (!out_.missing.empty()) Finish(EvalStatus::kMissingFact);
+    else if (no_case) Finish(EvalStatus::kNoCase);
+    else Finish(EvalStatus::kScheduled);
+  }
+
+ private:
+  struct EndResult {
+    std::optional<Date> date;
+    bool no_case = false;
+  };
+
+  void Push(Phase action, Date from) {
+    timeline_.push_back({action, from});
+    Derive(fmt::format("{} from {}", PhaseName(action), from.ToString()));
+  }
+  void Derive(std::string line) { out_.derivation.push_back(std::move(line)); }
+
+  std::optional<Date> Date_(const internal::DateExpr& e, const std::string& label) {
+    std::vector<std::string> missing;
+    auto d = internal::EvalDate(e, facts_, &missing);
+    for (const auto& m : missing) AddMissing(m);
+    if (d) Derive(fmt::format("{} = {} ({})", e.ToString(), d->ToString(), label));
+    else Derive(fmt::format("{}: cannot compute, missing {}", e.ToString(), fmt::join(missing, ", ")));
+    return d;
+  }
+
+  void AddMissing(const std::string& name) {
+    if (std::find(out_.missing.begin(), out_.missing.end(), name) == out_.missing.end()) out_.missing.push_back(name);
+  }
+
+  EndResult End(const internal::EndSpec& spec, Phase kind) {
+    std::string label = PhaseEndLabel(kind);
+    if (spec.cases.empty()) return {Date_(*spec.otherwise, label)};
+    std::optional<Date> best;
+    bool applied = false, unknown = false;
+    for (const auto& c : spec.cases) {
+      std::vector<std::string> missing;
+      Truth t = internal::EvalCondition(c.when, facts_, &missing);
+      if (t == Truth::kFalse) {
+        Derive(fmt::format("case '{}': does not apply", c.when.ToString()));
+        continue;
+      }
+      if (t == Truth::kUnknown) {
+        for (const auto& m : missing) AddMissing(m);
+        Derive(fmt::format("case '{}': cannot tell, missing {}", c.when.ToString(), fmt::join(missing, ", ")));
+        unknown = true;
+        continue;
+      }
+      applied = true;
+      auto d = Date_(c.date, fmt::format("case '{}'", c.when.ToString()));
+      if (!d) unknown = true;
+      else if (!best || *d > *best) best = d;
+    }
+    if (unknown) return {};
+    if (!applied) {
+      if (spec.otherwise) return {Date_(*spec.otherwise, "no case applies: " + label)};
+      Derive("no case applies and there is no default: the record is kept");
+      return {std::nullopt, true};
+    }
+    Derive(fmt::format("longest applicable case: {} ({})", best->ToString(), label));
+    return {best};
+  }
+
+  void CheckHolds() {
+    for (const auto& h : rule_.holds) {
+      std::vector<std::string> missing;
+      Truth t = internal::EvalCondition(h.when, facts_, &missing);
+      if (t == Truth::kUnknown) {
+        for (const auto& m : missing) AddMissing(m);
+        out_.holds.push_back(h.reason + " (cannot tell: missing " + fmt::format("{}", fmt::join(missing, ", ")) + ")");
+        Derive(fmt::format("hold '{}': cannot tell, missing {}: held", h.when.ToString(), fmt::join(missing, ", ")));
+        continue;
+      }
+      bool decided = facts_.count(h.until) && std::holds_alternative<Date>(facts_.at(h.until));
+      if (t == Truth::kTrue && !decided) {
+        out_.holds.push_back(h.reason);
+        Derive(fmt::format("hold: {} is true and {} is unknown: every action is suspended", h.when.ToString(), h.until));
+      }
+    }
+  }
+
+  // A hold whose event is now known keeps the record at least through `then`.
+  Date ApplyDecidedHolds(Date end) {
+    for (const auto& h : rule_.holds) {
+      std::vector<std::string> missing;
+      if (internal::EvalCondition(h.when, facts_, &missing) != Truth::kTrue) continue;
+      internal::DateExpr until;
+      until.fact = h.until;
+      const internal::DateExpr& bound = h.then ? *h.then : until;
+      auto d = internal::EvalDate(bound, facts_, &missing);
+      if (!d) continue;
+      Derive(fmt::format("{} and {} is known: kept at least through {} = {}", h.when.ToString(), h.until,
+                         bound.ToString(), d->ToString()));
+      end = std::max(end, *d);
+    }
+    return end;
+  }
+
+  void Finish(EvalStatus status) {
+    out_.status = status;
+    if (status != EvalStatus::kScheduled) return;
+    out_.timeline = timeline_;
+    for (const auto& entry : timeline_)
+      if (entry.from <= out_.as_of) out_.due = entry.action;
+    if (out_.due) out_.status = EvalStatus::kDue;
+  }
+
+  const internal::CompiledRule& rule_;
+  const Facts& facts_;
+  Evaluation& out_;
+  std::vector<TimelineEntry> timeline_;
+};
+
+}  // namespace
+
+const char* EvalStatusName(EvalStatus status) {
+  switch (status) {
+    case EvalStatus::kScheduled: return "scheduled";
+    case EvalStatus::kDue: return "due";
+    case EvalStatus::kHold: return "hold";
+    case EvalStatus::kMissingFact: return "missing_fact";
+    case EvalStatus::kNoCase: return "no_case";
+    case EvalStatus::kManual: return "manual";
+  }
+  return "?";
+}
+
+Evaluation Evaluate(const Rule& rule, const Facts& facts, Date as_of) {
+  Evaluation out;
+  out.rule_id = rule.id;
+  out.as_of = as_of;
+  if (rule.manual || !rule.compiled) {
+    out.status = EvalStatus::kManual;
+    out.derivation.push_back("manual rule: " + rule.manual_reason);
+    return out;
+  }
+  RuleEvaluation(*rule.compiled, facts, &out).Run();
+  return out;
+}
+
+Evaluation Combine(const std::vector<Evaluation>& evaluations) {
+  Evaluation out;
+  if (evaluations.empty()) return out;
+  out.as_of = evaluations.front().as_of;
+  std::vector<std::string> ids;
+  std::optional<Date> delete_from;
+  bool all_delete = true;
+  // Keep wins: the most conservative status is reported.
+  static constexpr EvalStatus kOrder[] = {EvalStatus::kHold, EvalStatus::kManual, EvalStatus::kMissingFact,
+                                          EvalStatus::kNoCase, EvalStatus::kScheduled, EvalStatus::kDue};
+  size_t worst = std::size(kOrder) - 1;
+  for (const auto& e : evaluations) {
+    ids.push_back(e.rule_id);
+    for (size_t i = 0; i < std::size(kOrder); ++i)
+      if (kOrder[i] == e.status) worst = std::min(worst, i);
+    for (const auto& m : e.missing)
+      if (std::find(out.missing.begin(), out.missing.end(), m) == out.missing.end()) out.missing.push_back(m);
+    out.holds.insert(out.holds.end(), e.holds.begin(), e.holds.end());
+    auto it = std::find_if(e.timeline.begin(), e.timeline.end(),
+                           [](const TimelineEntry& t) { return t.action == Phase::kDelete; });
+    if (it == e.timeline.end()) all_delete = false;
+    else if (!delete_from || it->from > *delete_from) delete_from = it->from;
+    for (const auto& d : e.derivation) out.derivation.push_back(e.rule_id + ": " + d);
+  }
+  out.rule_id = fmt::format("{}", fmt::join(ids, "+"));
+  out.status = kOrder[worst];
+  if (out.status != EvalStatus::kScheduled && out.status != EvalStatus::kDue) return out;
+  if (!all_delete) {
+    out.status = EvalStatus::kScheduled;
+    out.derivation.push_back("not every rule ends in deletion: the record is kept");
+    return out;
+  }
+  out.timeline.push_back({Phase::kDelete, *delete_from});
+  out.derivation.push_back(fmt::format("delete from the latest delete date: {}", delete_from->ToString()));
+  if (*delete_from <= out.as_of) out.due = Phase::kDelete;
+  out.status = out.due ? EvalStatus::kDue : EvalStatus::kScheduled;
+  return out;
+}
+
+}  // namespace retention
