@@ -22,6 +22,7 @@ struct FactDefinition {
   FactScope scope = FactScope::kRecord;
   std::vector<std::string> values;  // the allowed words of an enumeration
   std::string meaning;
+  std::string example;
 };
 
 // The facts policies may use, loaded from `facts.yaml` at the root of a policy folder.

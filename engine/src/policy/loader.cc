@@ -5,6 +5,7 @@
 #include <map>
 #include <regex>
 #include <sstream>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -40,9 +41,9 @@ class RuleCompiler {
   RuleCompiler(YamlReader* reader, const Vocabulary* vocabulary) : r_(*reader), vocabulary_(*vocabulary) {}
 
   std::optional<Rule> Compile(const YAML::Node& node, const std::string& id_prefix) {
-    if (!r_.CheckMap(node, "a rule", {"id", "implements", "source", "facts", "phases", "holds", "manual", "decision"},
-                     {"id", "implements", "source"}))
-      return std::nullopt;
+    r_.CheckMap(node, "a rule", {"id", "implements", "source", "facts", "phases", "holds", "manual", "decision"},
+                {"id", "implements", "source"});
+    if (!node.IsMap()) return std::nullopt;
     Rule rule;
     rule.file = r_.file();
     rule.line = node.Mark().line + 1;
@@ -74,10 +75,12 @@ class RuleCompiler {
       return rule;
     }
     auto compiled = std::make_shared<internal::CompiledRule>();
+    size_t errors_before = r_.error_count();
     CompilePhases(node["phases"], compiled.get());
     if (node["holds"]) CompileHolds(node["holds"], compiled.get());
     for (const auto& p : compiled->phases) rule.phases.push_back(p.kind);
-    CheckFacts(node, *compiled, &rule);
+    // After a broken expression the facts it reads are unknown: skip the cross-check.
+    CheckFacts(node, *compiled, &rule, /*check_unused=*/r_.error_count() == errors_before);
     rule.summary = Summarize(*compiled);
     rule.compiled = std::move(compiled);
     return rule;
@@ -212,7 +215,7 @@ class RuleCompiler {
     }
   }
 
-  void CheckFacts(const YAML::Node& node, const internal::CompiledRule& compiled, Rule* rule) {
+  void CheckFacts(const YAML::Node& node, const internal::CompiledRule& compiled, Rule* rule, bool check_unused) {
     std::vector<std::string> used;
     for (const auto& p : compiled.phases) {
       if (p.from) internal::CollectFacts(*p.from, &used);
@@ -237,7 +240,7 @@ class RuleCompiler {
       const std::string& f = rule->facts[i];
       YAML::Node item = node["facts"][i];
       if (!vocabulary_.Find(f)) r_.Error(item, fmt::format("unknown fact '{}' (not in the vocabulary facts.yaml)", f));
-      else if (std::find(used.begin(), used.end(), f) == used.end())
+      else if (check_unused && std::find(used.begin(), used.end(), f) == used.end())
         r_.Error(item, fmt::format("fact '{}' is listed but no phase or hold reads it", f));
     }
     for (const auto& f : used)
@@ -336,6 +339,12 @@ void CheckUnique(LoadResult* result) {
   }
 }
 
+void SortDiagnostics(Diagnostics* diagnostics) {
+  std::stable_sort(diagnostics->begin(), diagnostics->end(), [](const Diagnostic& a, const Diagnostic& b) {
+    return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
+  });
+}
+
 }  // namespace
 
 const Rule* PolicySet::FindRule(const std::string& id) const {
@@ -368,6 +377,7 @@ LoadResult LoadPolicyText(const std::string& text, const std::string& file_name,
   YamlReader reader(file_name, &result.diagnostics);
   if (auto root = reader.ParseText(text)) LoadDocument(reader, *root, vocabulary, &result);
   CheckUnique(&result);
+  SortDiagnostics(&result.diagnostics);
   return result;
 }
 
@@ -398,6 +408,7 @@ LoadResult LoadPolicies(const std::string& dir) {
     if (auto root = reader.ParseText(text)) LoadDocument(reader, *root, result.policies.vocabulary, &result);
   }
   CheckUnique(&result);
+  SortDiagnostics(&result.diagnostics);
   result.policies.hash = "sha256:" + internal::Sha256Hex(all);
   return result;
 }

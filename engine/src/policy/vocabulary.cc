@@ -63,12 +63,13 @@ Vocabulary LoadVocabulary(const std::string& path, Diagnostics* diagnostics) {
     return vocabulary;
   }
   for (const auto& node : facts) {
-    if (!reader.CheckMap(node, "a fact definition", {"name", "type", "scope", "values", "meaning"},
+    if (!reader.CheckMap(node, "a fact definition", {"name", "type", "scope", "values", "meaning", "example"},
                          {"name", "type", "meaning"}))
       continue;
     FactDefinition def;
     def.name = reader.String(node, "name").value_or("");
     def.meaning = reader.String(node, "meaning").value_or("");
+    def.example = reader.String(node, "example").value_or("");
     std::string type = reader.String(node, "type").value_or("");
     if (type == "date") def.type = FactType::kDate;
     else if (type == "flag") def.type = FactType::kFlag;

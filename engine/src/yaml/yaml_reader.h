@@ -3,6 +3,7 @@
 // Private to the engine; shared by the policy, vocabulary and configuration loaders.
 #pragma once
 
+#include <algorithm>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -39,6 +40,8 @@ class YamlReader {
   // The column where a scalar's text begins (after an opening quote).
   static int TextColumn(const YAML::Node& node);
   const std::string& file() const { return file_; }
+  size_t error_count() const { return static_cast<size_t>(std::count_if(diagnostics_->begin(), diagnostics_->end(),
+      [](const Diagnostic& d) { return d.severity == Diagnostic::Severity::kError; })); }
 
  private:
   void Add(const YAML::Node& node, Diagnostic::Severity severity, const std::string& message, size_t offset);
