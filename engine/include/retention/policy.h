@@ -28,6 +28,7 @@ struct Rule {
   std::string manual_reason;
   std::vector<Phase> phases;            // empty for manual rules
   std::string summary;                  // one line: what it keeps, from what, how long, then what
+  std::string decision;                 // how ambiguous text was read, and why (may be empty)
   std::string file;
   int line = 0;
   std::shared_ptr<const internal::CompiledRule> compiled;  // null for manual rules

@@ -57,6 +57,7 @@ class RuleCompiler {
     if (node["implements"] && rule.implements.empty())
       r_.Error(node["implements"], "'implements' must list at least one catalog rule id");
     rule.source = r_.String(node, "source").value_or("");
+    rule.decision = r_.String(node, "decision").value_or("");
     if (node["source"] && rule.source.empty()) r_.Error(node["source"], "'source' must quote the register's sentence");
 
     bool has_manual = static_cast<bool>(node["manual"]), has_phases = static_cast<bool>(node["phases"]);
