@@ -2,6 +2,8 @@
 // tests can inject a date. The evaluator never uses it: it takes an as-of date.
 #pragma once
 
+#include <ctime>
+
 #include "retention/date.h"
 
 namespace retention {
@@ -15,6 +17,9 @@ class Clock {
 
 // The system clock.
 const Clock& SystemClock();
+
+// The civil date of an instant in Europe/Paris (timestamps from stores are reduced so).
+Date DateInParis(std::time_t instant);
 
 // A clock that always says `today` (tests, replays).
 class FixedClock : public Clock {

@@ -27,6 +27,7 @@ struct Rule {
   bool manual = false;                  // no computable duration: a person decides
   std::string manual_reason;
   std::vector<Phase> phases;            // empty for manual rules
+  std::vector<Phase> actions;           // the phases a timeline lists (all but a first phase without `from`)
   std::string summary;                  // one line: what it keeps, from what, how long, then what
   std::string decision;                 // how ambiguous text was read, and why (may be empty)
   std::string file;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,7 @@ struct HoldSpec {
 struct CompiledRule {
   std::vector<PhaseSpec> phases;
   std::vector<HoldSpec> holds;
+  std::set<std::string> deployment_facts;  // facts of the rule whose scope is the deployment
 };
 
 }  // namespace retention::internal

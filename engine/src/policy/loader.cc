@@ -80,8 +80,13 @@ class RuleCompiler {
     CompilePhases(node["phases"], compiled.get());
     if (node["holds"]) CompileHolds(node["holds"], compiled.get());
     for (const auto& p : compiled->phases) rule.phases.push_back(p.kind);
+    for (size_t i = 0; i < compiled->phases.size(); ++i)
+      if (i > 0 || compiled->phases[i].from) rule.actions.push_back(compiled->phases[i].kind);
     // After a broken expression the facts it reads are unknown: skip the cross-check.
     CheckFacts(node, *compiled, &rule, /*check_unused=*/r_.error_count() == errors_before);
+    for (const auto& f : rule.facts)
+      if (const FactDefinition* d = vocabulary_.Find(f); d && d->scope == FactScope::kDeployment)
+        compiled->deployment_facts.insert(f);
     rule.summary = Summarize(*compiled);
     rule.compiled = std::move(compiled);
     return rule;

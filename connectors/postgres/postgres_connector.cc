@@ -1,0 +1,298 @@
+#include "postgres/postgres_connector.h"
+
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "retention/sql_connector.h"
+
+namespace retention {
+namespace {
+
+constexpr const char* kQueryCanceled = "57014";
+
+std::string TrimRight(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.pop_back();
+  return s;
+}
+
+// Overwrites a string that held a secret before it is released.
+void Wipe(std::string* s) {
+  volatile char* p = s->data();
+  for (size_t i = 0; i < s->size(); ++i) p[i] = '\0';
+  s->clear();
+}
+
+class PostgresConnector : public SqlConnector {
+ public:
+  explicit PostgresConnector(StoreConfig config) : config_(std::move(config)) {}
+  ~PostgresConnector() override {
+    if (conn_) PQfinish(conn_);
+  }
+
+  Status Open() {
+    auto dsn = ReadConnectionString();
+    if (!dsn.ok()) return dsn.status();
+    std::string text = std::move(dsn).value();
+    // Parse first: libpq's parse errors quote pieces of the string, which may hold a
+    // password, so they are replaced by a message of our own.
+    char* parse_error = nullptr;
+    PQconninfoOption* options = PQconninfoParse(text.c_str(), &parse_error);
+    if (parse_error) PQfreemem(parse_error);
+    if (!options) {
+      Wipe(&text);
+      return Status::InvalidArgument(
+          fmt::format("postgres store '{}': the connection string {} is not a valid libpq connection string", config_.name,
+                      Source()));
+    }
+    PQconninfoFree(options);
+    conn_ = PQconnectdb(text.c_str());
+    Wipe(&text);
+    if (!conn_) return Status::IoError(fmt::format("postgres store '{}': cannot connect: out of memory", config_.name));
+    if (PQstatus(conn_) != CONNECTION_OK)
+      return Status::IoError(fmt::format("postgres store '{}': cannot connect: {}", config_.name,
+                                         TrimRight(PQerrorMessage(conn_))));
+    // Notices (e.g. "relation already exists, skipping") are not written to stderr.
+    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+    // A timestamp fact is reduced to its date in Paris; text is exchanged as UTF-8.
+    for (const char* set : {"SET TimeZone = 'Europe/Paris'", "SET client_encoding = 'UTF8'"})
+      if (Status s = Exec(set, {}); !s.ok()) return s;
+    return Status::Ok();
+  }
+
+  const StoreConfig& config() const override { return config_; }
+
+  Result<std::vector<ColumnInfo>> Describe(const std::string& table) override {
+    Value schema;
+    std::string name = table;
+    if (auto dot = table.find('.'); dot != std::string::npos) {
+      schema = table.substr(0, dot);
+      name = table.substr(dot + 1);
+    }
+    // The type is PostgreSQL's own name with its modifiers (format_type: "character
+    // varying(20)", "numeric(10,2)", "timestamp with time zone"), so that an archive
+    // table created from it holds the same values; information_schema's data_type
+    // drops the modifiers (a bare "character" would be char(1)).
+    static const char* kSql =
+        "SELECT c.column_name::text, format_type(a.atttypid, a.atttypmod), "
+        "EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary "
+        "AND a.attnum = ANY (i.indkey)) "
+        "FROM information_schema.columns c "
+        "JOIN pg_catalog.pg_attribute a ON a.attrelid = format('%I.%I', c.table_schema, c.table_name)::regclass "
+        "AND a.attname = c.column_name "
+        "WHERE c.table_schema = COALESCE($1::text, current_schema()::text) AND c.table_name = $2 "
+        "ORDER BY c.ordinal_position";
+    std::vector<ColumnInfo> out;
+    Status s = Query(kSql, {schema, name}, [&](const Row& r) {
+      out.push_back({r[0].value_or(""), r[1].value_or(""), r[2].value_or("f") == "t"});
+      return true;
+    });
+    if (!s.ok()) return s;
+    if (out.empty())
+      return Status::NotFound(fmt::format("table '{}' does not exist (postgres store '{}')", table, config_.name));
+    return out;
+  }
+
+  bool SameTransactionAs(const Connector& other) const override { return &other == this; }
+
+ protected:
+  SqlDialect dialect() const override { return SqlDialect{SqlDialect::Kind::kPostgres}; }
+
+  Status Exec(const std::string& sql, const std::vector<Value>& params) override {
+    if (Status s = Connected(); !s.ok()) return s;
+    std::vector<const char*> values = Values(params);
+    PGresult* res = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                                 nullptr, 0);
+    if (!res) return ConnectionError("a statement was not sent");
+    Status s;
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) s = ResultError(res, "statement failed");
+    PQclear(res);
+    return s;
+  }
+
+  Status Query(const std::string& sql, const std::vector<Value>& params,
+               const std::function<bool(const Row&)>& row) override {
+    if (Status s = Connected(); !s.ok()) return s;
+    // Inside a transaction a cancelled statement would abort it: there the rest of the
+    // rows are read and dropped instead.
+    bool in_transaction = PQtransactionStatus(conn_) != PQTRANS_IDLE;
+    std::vector<const char*> values = Values(params);
+    if (!PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
+                           0))
+      return ConnectionError("a statement was not sent");
+    // One row per result, so that a large scan is streamed rather than held in memory.
+    PQsetSingleRowMode(conn_);
+    Status status;
+    bool stopped = false, cancelled = false;
+    Row r;
+    while (PGresult* res = PQgetResult(conn_)) {
+      ExecStatusType st = PQresultStatus(res);
+      if (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) {
+        int rows = PQntuples(res), columns = PQnfields(res);
+        for (int i = 0; i < rows && !stopped && status.ok(); ++i) {
+          r.assign(static_cast<size_t>(columns), std::nullopt);
+          for (int c = 0; c < columns; ++c)
+            if (!PQgetisnull(res, i, c))
+              r[static_cast<size_t>(c)] = std::string(PQgetvalue(res, i, c), static_cast<size_t>(PQgetlength(res, i, c)));
+          if (!row(r)) stopped = true;
+        }
+        if (stopped && st == PGRES_SINGLE_TUPLE && !in_transaction && !cancelled) cancelled = Cancel();
+      } else if (st != PGRES_COMMAND_OK && st != PGRES_EMPTY_QUERY) {
+        const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        bool our_cancel = cancelled && state && std::strcmp(state, kQueryCanceled) == 0;
+        if (!our_cancel && status.ok()) status = ResultError(res, "statement failed");
+      }
+      PQclear(res);
+    }
+    if (status.ok() && PQstatus(conn_) != CONNECTION_OK) status = ConnectionError("the connection was lost");
+    return status;
+  }
+
+  Status Begin() override { return Exec("BEGIN", {}); }
+
+  Status Commit() override {
+    if (Status s = Connected(); !s.ok()) return s;
+    PGresult* res = PQexec(conn_, "COMMIT");
+    if (!res) return ConnectionError("COMMIT was not sent");
+    Status s;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) s = ResultError(res, "commit failed");
+    // COMMIT of a transaction that failed earlier succeeds as a ROLLBACK.
+    else if (std::strcmp(PQcmdStatus(res), "ROLLBACK") == 0)
+      s = Status::IoError(fmt::format("postgres store '{}': the transaction had failed and was rolled back", config_.name));
+    PQclear(res);
+    return s;
+  }
+
+  void Rollback() override {
+    if (!conn_) return;
+    PGTransactionStatusType t = PQtransactionStatus(conn_);
+    if (t == PQTRANS_INTRANS || t == PQTRANS_INERROR) {
+      PGresult* res = PQexec(conn_, "ROLLBACK");
+      if (res) PQclear(res);
+    }
+  }
+
+  Result<bool> TableExists(const std::string& table) override {
+    bool found = false;
+    Status s = Query("SELECT to_regclass($1) IS NOT NULL", {QuoteIdentifier(table)}, [&](const Row& r) {
+      found = r[0].value_or("f") == "t";
+      return true;
+    });
+    if (!s.ok()) return s;
+    return found;
+  }
+
+ private:
+  // Where the connection string comes from, for messages (never the string itself).
+  std::string Source() const {
+    return config_.dsn_env.empty() ? fmt::format("in dsn_file {}", config_.dsn_file)
+                                   : fmt::format("in ${}", config_.dsn_env);
+  }
+
+  Result<std::string> ReadConnectionString() const {
+    if (!config_.dsn_env.empty()) {
+      const char* v = std::getenv(config_.dsn_env.c_str());
+      if (!v || !*v)
+        return Status::FailedPrecondition(fmt::format(
+            "postgres store '{}': the environment variable {} (dsn_env) is not set", config_.name, config_.dsn_env));
+      return std::string(v);
+    }
+    if (config_.dsn_file.empty())
+      return Status::InvalidArgument(
+          fmt::format("postgres store '{}': needs dsn_env or dsn_file for its connection string", config_.name));
+    const std::string& path = config_.dsn_file;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return Status::IoError(
+          fmt::format("postgres store '{}': cannot open dsn_file {}: {}", config_.name, path, std::strerror(errno)));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return Status::IoError(fmt::format("postgres store '{}': dsn_file {} is not a regular file", config_.name, path));
+    }
+    if (st.st_mode & 077) {
+      ::close(fd);
+      return Status::FailedPrecondition(
+          fmt::format("postgres store '{}': dsn_file {} is accessible to group or others (mode {:03o}): it holds "
+                      "credentials and must be owner-only (chmod 600)",
+                      config_.name, path, st.st_mode & 0777));
+    }
+    std::string text;
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<size_t>(n));
+    int read_errno = errno;
+    ::close(fd);
+    std::memset(buffer, 0, sizeof buffer);
+    if (n < 0) {
+      Wipe(&text);
+      return Status::IoError(
+          fmt::format("postgres store '{}': cannot read dsn_file {}: {}", config_.name, path, std::strerror(read_errno)));
+    }
+    text = TrimRight(std::move(text));
+    if (text.empty())
+      return Status::FailedPrecondition(fmt::format("postgres store '{}': dsn_file {} is empty", config_.name, path));
+    return text;
+  }
+
+  static std::vector<const char*> Values(const std::vector<Value>& params) {
+    std::vector<const char*> values(params.size(), nullptr);
+    for (size_t i = 0; i < params.size(); ++i)
+      if (params[i]) values[i] = params[i]->c_str();
+    return values;
+  }
+
+  Status Connected() const {
+    if (!conn_ || PQstatus(conn_) != CONNECTION_OK)
+      return Status::IoError(fmt::format("postgres store '{}': not connected", config_.name));
+    return Status::Ok();
+  }
+
+  // Asks the server to stop the running statement; true when the request was sent.
+  bool Cancel() {
+    PGcancel* cancel = PQgetCancel(conn_);
+    if (!cancel) return false;
+    char error[256];
+    bool sent = PQcancel(cancel, error, sizeof error) == 1;
+    PQfreeCancel(cancel);
+    return sent;
+  }
+
+  // The message names the store and the server's primary message with its SQLSTATE; it
+  // never includes the parameters (nor the server's DETAIL, which may quote key values).
+  Status ResultError(const PGresult* res, const char* what) const {
+    const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    std::string reason = primary ? std::string(primary) : TrimRight(PQresultErrorMessage(res));
+    if (reason.empty()) reason = TrimRight(PQerrorMessage(conn_));
+    return Status::IoError(fmt::format("postgres store '{}': {}: {}{}", config_.name, what, reason,
+                                       state ? fmt::format(" (SQLSTATE {})", state) : ""));
+  }
+
+  Status ConnectionError(const char* what) const {
+    return Status::IoError(
+        fmt::format("postgres store '{}': {}: {}", config_.name, what, TrimRight(PQerrorMessage(conn_))));
+  }
+
+  StoreConfig config_;
+  PGconn* conn_ = nullptr;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Connector>> OpenPostgresConnector(const StoreConfig& store) {
+  auto c = std::make_unique<PostgresConnector>(store);
+  if (Status s = c->Open(); !s.ok()) return s;
+  return std::unique_ptr<Connector>(std::move(c));
+}
+
+}  // namespace retention

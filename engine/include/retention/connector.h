@@ -1,0 +1,124 @@
+// Connectors: the one interface through which the engine reads and changes a store.
+// The engine plans; a connector scans candidates with the pushed-down predicate and
+// applies one batch of actions per transaction. Implementations live in connectors/
+// (sqlite, postgres, files) and are registered explicitly in a ConnectorRegistry; a
+// library user can register their own type.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "retention/deployment.h"
+#include "retention/predicate.h"
+#include "retention/status.h"
+
+namespace retention {
+
+struct ColumnInfo {
+  std::string name;
+  std::string type;  // as the store names it
+  bool primary_key = false;
+};
+
+// One candidate record, as text from the store; the engine parses the facts.
+struct RawRecord {
+  std::string key;
+  std::string subject;
+  std::vector<std::optional<std::string>> facts;  // in the order of ScanRequest::facts
+  bool pseudonymised = false;                     // the binding's marker is set
+};
+
+struct ScanRequest {
+  const Binding* binding = nullptr;
+  std::vector<std::string> facts;     // the facts to read (names in binding.facts)
+  std::optional<Predicate> where;     // null: every row (the streaming fallback)
+  size_t batch_size = 500;
+};
+
+// What to do to a batch of records, in one transaction of the source store.
+struct ApplyRequest {
+  const Binding* binding = nullptr;
+  Phase action = Phase::kDelete;
+  std::vector<std::string> keys;
+  std::string run_id;
+  Date as_of;
+  // Re-checked inside the transaction, on the rows as they are now (facts re-read in
+  // ScanRequest order): only records for which it returns true are changed.
+  std::vector<std::string> facts;
+  std::function<bool(const RawRecord&)> still_due;
+  // archive: the connector of the archive store (may be this one), and the rule id.
+  class Connector* archive_target = nullptr;
+  // pseudonymise: value → token (keyed HMAC); never logged.
+  std::function<std::string(const std::string&)> tokenise;
+};
+
+struct ApplyResult {
+  std::vector<std::string> applied;  // keys changed
+  std::vector<std::string> skipped;  // keys no longer due (or gone) at apply time
+};
+
+// Rows copied into an archive table: the source's columns plus archived_at, rule_id, run_id.
+struct ArchiveRows {
+  std::string table;
+  std::string key;
+  std::vector<ColumnInfo> columns;
+  std::vector<std::vector<std::optional<std::string>>> rows;
+  std::string rule_id;
+  std::string run_id;
+  Date archived_at;
+};
+
+class Connector {
+ public:
+  virtual ~Connector() = default;
+
+  virtual const StoreConfig& config() const = 0;
+  // The columns of a table (SQL) or the pseudo-columns of a file record.
+  virtual Result<std::vector<ColumnInfo>> Describe(const std::string& table) = 0;
+  // Counts the binding's rows (for the fraction guard).
+  virtual Result<int64_t> Count(const Binding& binding) = 0;
+  // Streams candidates to `sink` in batches; `sink` returns false to stop.
+  virtual Status Scan(const ScanRequest& request, const std::function<bool(std::vector<RawRecord>&)>& sink) = 0;
+  // Applies one batch in one transaction (re-checking each record).
+  virtual Result<ApplyResult> Apply(const ApplyRequest& request) = 0;
+  // Archive side: copies rows idempotently (keyed by the key column: a row already
+  // present is left as it is), creating the table when needed, in one transaction.
+  virtual Status WriteArchive(const ArchiveRows& rows) = 0;
+  // Whether this store can hold the archive of `source` in the same transaction.
+  virtual bool SameTransactionAs(const Connector& other) const { return &other == this; }
+};
+
+using ConnectorFactory = std::function<Result<std::unique_ptr<Connector>>(const StoreConfig&)>;
+
+// Explicit registry of connector types; no static self-registration.
+class ConnectorRegistry {
+ public:
+  void Register(const std::string& type, ConnectorFactory factory) { factories_[type] = std::move(factory); }
+  bool Has(const std::string& type) const { return factories_.count(type) > 0; }
+  std::vector<std::string> Types() const;
+  Result<std::unique_ptr<Connector>> Open(const StoreConfig& store) const;
+
+ private:
+  std::map<std::string, ConnectorFactory> factories_;
+};
+
+// The open connectors of a deployment, by store name.
+class Stores {
+ public:
+  static Result<Stores> Open(const Deployment& deployment, const ConnectorRegistry& registry);
+  Connector* Find(const std::string& store) const;
+
+ private:
+  std::map<std::string, std::shared_ptr<Connector>> connectors_;
+};
+
+// Checks every binding's key, subject, fact columns and pseudonymised columns against
+// the live schema; each problem is a diagnostic located at the binding.
+Diagnostics ValidateSchemas(const Deployment& deployment, const Stores& stores);
+
+}  // namespace retention

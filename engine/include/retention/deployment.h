@@ -1,0 +1,107 @@
+// A deployment: the stores, and the bindings of policy rules to data in them. Loaded
+// from YAML (docs/configuration.md) with located diagnostics, like policies.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "retention/diagnostic.h"
+#include "retention/facts.h"
+#include "retention/policy.h"
+
+namespace retention {
+
+struct StoreConfig {
+  std::string name;
+  std::string type;       // a registered connector type: "sqlite", "postgres", "files"
+  std::string path;       // sqlite: the database file (relative to the config file)
+  std::string directory;  // files: the root directory (relative to the config file)
+  std::string dsn_env;    // postgres: environment variable holding the libpq connection string
+  std::string dsn_file;   // postgres: file holding it (owner-only), instead of dsn_env
+  std::string file;       // where it was declared, for messages
+  int line = 0;
+};
+
+// Where one fact of a record comes from.
+struct FactSource {
+  enum class Kind { kColumn, kSql, kMtime, kFileName };
+  Kind kind = Kind::kColumn;
+  std::string column;   // kColumn: a column of the bound table
+  std::string sql;      // kSql: an SQL expression over the row (alias `t`) and related rows
+  std::string pattern;  // kFileName: a regex whose first group is YYYY-MM-DD or YYYYMMDD
+};
+
+struct ArchiveSettings {
+  std::string store;  // the separate archive store
+  std::string table;  // table (SQL stores) or sub-directory (files) in it
+};
+
+struct PseudonymiseSettings {
+  std::vector<std::string> columns;       // replaced by HMAC-SHA-256(key, value), hex
+  std::vector<std::string> null_columns;  // set to NULL
+  std::string marker_column;              // set to the run date; a marked row is not done again
+  std::string key_file;                   // owner-only file holding the key
+  std::string key_env;                    // or an environment variable
+};
+
+struct GuardSettings {
+  int64_t max_rows = 10000;    // at most this many rows acted on per binding and run
+  double max_fraction = 0.10;  // and at most this fraction of the binding's rows
+};
+
+struct Binding {
+  std::string name;        // unique; defaults to the rule id
+  std::string rule_id;     // a policy rule id (or a catalog id it implements)
+  const Rule* rule = nullptr;
+  std::string store;
+  std::string table;       // SQL: the table; files: a sub-directory ("" = the root)
+  std::string key;         // the primary key column (files: the relative path)
+  std::string subject;     // the column identifying the person (e.g. a NIR); may be empty
+  std::map<std::string, FactSource> facts;
+  std::optional<ArchiveSettings> archive;
+  std::optional<PseudonymiseSettings> pseudonymise;
+  std::string glob;        // files: which files are records (e.g. "*.wav")
+  int batch_size = 500;
+  GuardSettings guard;
+  bool archived_view = false;  // true for the implicit binding over an archive table
+  std::string file;
+  int line = 0;
+};
+
+struct Deployment {
+  std::string path;            // the configuration file
+  std::string policies_dir;    // resolved
+  std::string state_path;      // the state database (runs, holds, audit)
+  std::string audit_key_file;  // key for the HMAC digests of keys in the audit
+  std::string audit_key_env;
+  std::vector<StoreConfig> stores;
+  std::vector<Binding> bindings;
+  Facts deployment_facts;      // values of deployment-wide facts
+  std::string hash;            // sha256 of the configuration file's bytes
+
+  const StoreConfig* FindStore(const std::string& name) const;
+  const Binding* FindBinding(const std::string& name) const;
+};
+
+struct DeploymentLoad {
+  Deployment deployment;
+  Diagnostics diagnostics;
+};
+
+// Parses and validates a configuration against a loaded policy set: unknown keys,
+// unknown stores or rules, facts a rule needs that the binding does not map, bad
+// identifiers. Checking columns against live schemas is done by ValidateSchemas
+// (connectors.h), once stores are open.
+DeploymentLoad LoadDeployment(const std::string& path, const PolicySet& policies);
+// Same, from text (tests); relative paths resolve against `base_dir`.
+DeploymentLoad LoadDeploymentText(const std::string& text, const std::string& file_name, const std::string& base_dir,
+                                  const PolicySet& policies);
+
+// SQL identifiers from configuration: letters, digits and underscores, not starting
+// with a digit, at most 63 characters; optionally one "schema." prefix.
+bool IsValidIdentifier(const std::string& name, bool allow_schema = false);
+
+}  // namespace retention

@@ -1,0 +1,122 @@
+// Plan and run: one code path. A plan scans every binding, evaluates each candidate
+// record and counts what is due; a run makes the same plan, checks the guards, then
+// applies the due actions in batches (one transaction each), re-checking every record
+// at the moment it is changed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "retention/connector.h"
+#include "retention/deployment.h"
+#include "retention/evaluator.h"
+#include "retention/policy.h"
+
+namespace retention {
+
+struct ActionSummary {
+  int64_t count = 0;
+  std::vector<std::string> sample_keys;  // the first few (plans show them; audits never)
+};
+
+struct BindingPlan {
+  std::string binding;
+  std::string rule_id;
+  std::string store;
+  std::string table;
+  bool archived_view = false;
+  bool manual = false;
+  std::string manual_reason;
+  std::string predicate;        // the pushed-down predicate, "" for a full scan
+  bool exact_pushdown = false;
+  int64_t total_rows = 0;       // rows of the binding in the store
+  int64_t scanned = 0;          // rows the store returned
+  std::map<Phase, ActionSummary> due;
+  int64_t scheduled = 0;
+  int64_t already_done = 0;     // e.g. archive due but the record is in the archive view
+  ActionSummary held;           // data-driven holds
+  ActionSummary operator_held;  // holds placed with `retention hold add`
+  std::map<std::string, int64_t> missing;  // fact → records missing it
+  int64_t no_case = 0;
+  std::vector<std::string> errors;  // records skipped because a value could not be read
+  // Filled by a run.
+  std::map<Phase, int64_t> applied;
+  int64_t skipped_at_apply = 0;     // no longer due, or held, when re-checked
+  std::string guard;                // non-empty: why the binding was not applied
+
+  int64_t DueTotal() const;
+};
+
+struct Plan {
+  Date as_of;
+  std::string policy_hash;
+  std::string config_hash;
+  bool full_scan = false;
+  std::vector<BindingPlan> bindings;
+  std::vector<const Rule*> manual_rules;  // every manual rule bound in this deployment
+};
+
+struct Progress {
+  std::string binding;
+  int64_t done = 0;
+  int64_t total = 0;
+};
+
+// Operator holds, checked for every record when planning and again inside the
+// transaction that changes it (state.h implements it over the state database).
+class HoldChecker {
+ public:
+  virtual ~HoldChecker() = default;
+  // A reason when the record is held, else nullopt.
+  virtual std::optional<std::string> Held(const Binding& binding, const std::string& key,
+                                          const std::string& subject) const = 0;
+};
+
+// Receives each applied batch (the audit trail, state.h).
+struct AppliedBatch {
+  const Binding* binding = nullptr;
+  Phase action = Phase::kDelete;
+  std::vector<std::string> keys;
+  std::vector<std::string> subjects;
+};
+using BatchSink = std::function<Status(const AppliedBatch&)>;
+
+struct ExecuteOptions {
+  Date as_of;
+  std::vector<std::string> only_bindings;  // empty: all
+  bool full_scan = false;                  // stream every row instead of pushing the predicate down
+  bool apply = false;                      // false: plan only
+  size_t sample_size = 5;
+  std::string run_id;
+  const HoldChecker* holds = nullptr;
+  // Per binding and action, the most a run may apply (guards, approved plans); absent:
+  // unlimited. A binding listed in `blocked` is not applied at all.
+  std::map<std::string, std::map<Phase, int64_t>> limits;
+  std::map<std::string, std::string> blocked;  // binding → reason
+  // Around each applied batch: `before_batch` opens the caller's transaction (the state
+  // database, so that operator holds are re-checked under its lock), `on_batch` records
+  // the batch and commits it, `abort_batch` rolls it back after a failed apply.
+  std::function<Status()> before_batch;
+  BatchSink on_batch;
+  std::function<void()> abort_batch;
+  std::function<void(const Progress&)> progress;
+  // Every evaluated record with the action it needs now (nullopt: none), for reports
+  // and tests. Raw records carry keys and subjects: never log them.
+  std::function<void(const Binding&, const RawRecord&, const Evaluation&, std::optional<Phase>)> on_record;
+  // Pseudonymisation keys by binding (read by the caller from key files or env).
+  std::map<std::string, std::string> pseudonymise_keys;
+};
+
+// The one code path behind `plan` and `run`.
+Result<Plan> Execute(const Deployment& deployment, const PolicySet& policies, const Stores& stores,
+                     const ExecuteOptions& options);
+
+// The facts of one raw record, parsed with the vocabulary; an error names the fact.
+Result<Facts> ParseRecordFacts(const Vocabulary& vocabulary, const std::vector<std::string>& names,
+                               const RawRecord& record);
+
+}  // namespace retention

@@ -1,0 +1,37 @@
+// SQL text for SQL connectors: quoted identifiers, fact expressions and predicates with
+// bound parameters. Identifiers come from configuration, are validated at load
+// (IsValidIdentifier) and are always quoted; values are always parameters.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "retention/deployment.h"
+#include "retention/predicate.h"
+
+namespace retention {
+
+struct SqlDialect {
+  enum class Kind { kSqlite, kPostgres };
+  Kind kind = Kind::kSqlite;
+  std::string Placeholder(int index) const;       // 1-based: "?" or "$1"
+  std::string DateParameter(int index) const;     // "?" or "$1::date"
+  std::string FlagIsTrue(const std::string& expression) const;
+};
+
+// "name" or "schema"."name", with embedded quotes doubled.
+std::string QuoteIdentifier(const std::string& name);
+
+// The SQL expression of one fact of a binding: t."column" or (the configured SQL).
+std::string FactSql(const Binding& binding, const std::string& fact);
+
+struct SqlFragment {
+  std::string sql;
+  std::vector<std::string> params;  // in placeholder order
+};
+
+// Renders a predicate as a WHERE fragment; placeholders are numbered from first_param.
+SqlFragment RenderPredicate(const Predicate& predicate, const Binding& binding, const SqlDialect& dialect,
+                            int first_param = 1);
+
+}  // namespace retention

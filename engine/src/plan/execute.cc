@@ -1,0 +1,272 @@
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "crypto/digest.h"
+#include "retention/plan.h"
+#include "retention/predicate.h"
+
+namespace retention {
+
+int64_t BindingPlan::DueTotal() const {
+  int64_t n = 0;
+  for (const auto& [action, summary] : due) n += summary.count;
+  return n;
+}
+
+Result<Facts> ParseRecordFacts(const Vocabulary& vocabulary, const std::vector<std::string>& names,
+                               const RawRecord& record) {
+  Facts facts;
+  for (size_t i = 0; i < names.size() && i < record.facts.size(); ++i) {
+    if (!record.facts[i]) continue;  // NULL: unknown
+    std::string text = *record.facts[i];
+    const FactDefinition* def = vocabulary.Find(names[i]);
+    if (def && def->type == FactType::kDate && text.size() > 10) text = text.substr(0, 10);  // a timestamp's date
+    if (def && def->type == FactType::kFlag) {
+      if (text == "1" || text == "t" || text == "TRUE" || text == "True") text = "true";
+      if (text == "0" || text == "f" || text == "FALSE" || text == "False") text = "false";
+    }
+    auto value = ParseFactValue(vocabulary, names[i], text);
+    if (!value.ok()) return value.status();
+    facts[names[i]] = *value;
+  }
+  return facts;
+}
+
+namespace {
+
+bool HasPhase(const Rule& rule, Phase p) { return std::count(rule.phases.begin(), rule.phases.end(), p) > 0; }
+
+// What to do now to a record whose latest due action is `due`, given where it is.
+std::optional<Phase> Decide(const Rule& rule, Phase due, bool archived, bool pseudonymised) {
+  switch (due) {
+    case Phase::kDelete: return Phase::kDelete;
+    case Phase::kPseudonymise:
+      if (pseudonymised) return std::nullopt;
+      if (!archived && HasPhase(rule, Phase::kArchive)) return Phase::kArchive;  // move first
+      return Phase::kPseudonymise;
+    case Phase::kArchive: return archived ? std::nullopt : std::optional(Phase::kArchive);
+    case Phase::kActive: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// The first action a record of this view can still be waiting for.
+std::optional<Phase> FirstPendingAction(const Rule& rule, bool archived_view) {
+  const auto& actions = rule.actions;
+  auto it = actions.begin();
+  if (archived_view) {
+    it = std::find(actions.begin(), actions.end(), Phase::kArchive);
+    if (it != actions.end()) ++it;
+  }
+  if (it == actions.end()) return std::nullopt;
+  return *it;
+}
+
+struct Pending {
+  std::vector<std::string> keys;
+  std::vector<std::string> subjects;
+};
+
+class BindingExecution {
+ public:
+  BindingExecution(const Deployment& d, const PolicySet& p, const Stores& s, const ExecuteOptions& o,
+                   const Binding& b, BindingPlan* out)
+      : deployment_(d), policies_(p), stores_(s), options_(o), binding_(b), rule_(*b.rule), out_(*out) {}
+
+  Status Run() {
+    Connector* connector = stores_.Find(binding_.store);
+    if (!connector) return Status::InvalidArgument(fmt::format("binding {}: store '{}' is not open", binding_.name, binding_.store));
+    auto total = connector->Count(binding_);
+    if (!total.ok()) return total.status();
+    out_.total_rows = *total;
+    for (const auto& f : rule_.facts)
+      if (binding_.facts.count(f)) facts_.push_back(f);
+
+    ScanRequest scan;
+    scan.binding = &binding_;
+    scan.facts = facts_;
+    scan.batch_size = static_cast<size_t>(binding_.batch_size);
+    if (!options_.full_scan) {
+      auto first = FirstPendingAction(rule_, binding_.archived_view);
+      if (!first) return Status::Ok();  // nothing can ever be due in this view
+      auto predicate = DuePredicate(rule_, *first, options_.as_of, deployment_.deployment_facts);
+      if (!predicate) return Status::Ok();
+      out_.predicate = predicate->ToString();
+      out_.exact_pushdown = IsExactPushdown(rule_, *first, options_.as_of, deployment_.deployment_facts);
+      scan.where = std::move(predicate);
+    }
+    Status scanned = connector->Scan(scan, [&](std::vector<RawRecord>& batch) {
+      for (const auto& record : batch) Classify(record);
+      if (options_.progress) options_.progress({binding_.name, out_.scanned, out_.total_rows});
+      return true;
+    });
+    if (!scanned.ok()) return scanned;
+    if (!options_.apply || !out_.guard.empty()) return Status::Ok();
+    return ApplyAll(connector);
+  }
+
+ private:
+  // Evaluates one record as it is now; the action to take, if any.
+  std::optional<Phase> ActionFor(const RawRecord& record, Evaluation* e, std::string* error) {
+    auto facts = ParseRecordFacts(policies_.vocabulary, facts_, record);
+    if (!facts.ok()) {
+      *error = facts.status().message();
+      return std::nullopt;
+    }
+    for (const auto& [name, value] : deployment_.deployment_facts) (*facts)[name] = value;
+    *e = Evaluate(rule_, *facts, options_.as_of);
+    if (e->status != EvalStatus::kDue || !e->due) return std::nullopt;
+    return Decide(rule_, *e->due, binding_.archived_view, record.pseudonymised);
+  }
+
+  void Sample(ActionSummary* s, const std::string& key) {
+    ++s->count;
+    if (s->sample_keys.size() < options_.sample_size) s->sample_keys.push_back(key);
+  }
+
+  void Classify(const RawRecord& record) {
+    ++out_.scanned;
+    Evaluation e;
+    std::string error;
+    auto action = ActionFor(record, &e, &error);
+    if (options_.on_record && error.empty()) options_.on_record(binding_, record, e, action);
+    if (!error.empty()) {
+      if (out_.errors.size() < 20) out_.errors.push_back(fmt::format("record {}: {}", record.key, error));
+      return;
+    }
+    switch (e.status) {
+      case EvalStatus::kHold: Sample(&out_.held, record.key); return;
+      case EvalStatus::kMissingFact:
+        for (const auto& m : e.missing) ++out_.missing[m];
+        return;
+      case EvalStatus::kNoCase: ++out_.no_case; return;
+      case EvalStatus::kScheduled: ++out_.scheduled; return;
+      default: break;
+    }
+    if (!action) {
+      ++out_.already_done;
+      return;
+    }
+    if (options_.holds) {
+      if (auto reason = options_.holds->Held(binding_, record.key, record.subject)) {
+        Sample(&out_.operator_held, record.key);
+        return;
+      }
+    }
+    Sample(&out_.due[*action], record.key);
+    if (!options_.apply) return;
+    auto limit = options_.limits.find(binding_.name);
+    if (limit != options_.limits.end()) {
+      auto l = limit->second.find(*action);
+      int64_t max = l == limit->second.end() ? 0 : l->second;
+      if (static_cast<int64_t>(pending_[*action].keys.size()) >= max) return;
+    }
+    pending_[*action].keys.push_back(record.key);
+    pending_[*action].subjects.push_back(record.subject);
+  }
+
+  Status ApplyAll(Connector* connector) {
+    Connector* archive = binding_.archive ? stores_.Find(binding_.archive->store) : nullptr;
+    std::string key;
+    if (auto it = options_.pseudonymise_keys.find(binding_.name); it != options_.pseudonymise_keys.end()) key = it->second;
+    int64_t done = 0, total = 0;
+    for (const auto& [action, p] : pending_) total += static_cast<int64_t>(p.keys.size());
+    for (auto& [action, pending] : pending_) {
+      if (action == Phase::kPseudonymise && key.empty())
+        return Status::FailedPrecondition(fmt::format("binding {}: no pseudonymisation key", binding_.name));
+      size_t batch = static_cast<size_t>(binding_.batch_size);
+      for (size_t start = 0; start < pending.keys.size(); start += batch) {
+        size_t end = std::min(pending.keys.size(), start + batch);
+        ApplyRequest req;
+        req.binding = &binding_;
+        req.action = action;
+        req.keys.assign(pending.keys.begin() + static_cast<long>(start), pending.keys.begin() + static_cast<long>(end));
+        req.run_id = options_.run_id;
+        req.as_of = options_.as_of;
+        req.facts = facts_;
+        req.archive_target = archive;
+        Phase wanted = action;
+        req.still_due = [this, wanted](const RawRecord& r) {
+          Evaluation e;
+          std::string error;
+          auto now = ActionFor(r, &e, &error);
+          if (!now || *now != wanted) return false;
+          return !(options_.holds && options_.holds->Held(binding_, r.key, r.subject));
+        };
+        if (!key.empty()) req.tokenise = [key](const std::string& v) { return internal::HmacSha256Hex(key, v); };
+        if (options_.before_batch) {
+          Status s = options_.before_batch();
+          if (!s.ok()) return s;
+        }
+        auto result = connector->Apply(req);
+        if (!result.ok()) {
+          if (options_.abort_batch) options_.abort_batch();
+          return result.status();
+        }
+        out_.applied[action] += static_cast<int64_t>(result->applied.size());
+        out_.skipped_at_apply += static_cast<int64_t>(result->skipped.size());
+        AppliedBatch applied{&binding_, action, result->applied, {}};
+        for (const auto& k : result->applied) {
+          auto it = std::find(pending.keys.begin() + static_cast<long>(start), pending.keys.begin() + static_cast<long>(end), k);
+          applied.subjects.push_back(it == pending.keys.end() ? "" : pending.subjects[static_cast<size_t>(it - pending.keys.begin())]);
+        }
+        if (options_.on_batch) {
+          Status s = options_.on_batch(applied);
+          if (!s.ok()) return s;
+        }
+        done += static_cast<int64_t>(end - start);
+        if (options_.progress) options_.progress({binding_.name + " (applying)", done, total});
+      }
+    }
+    return Status::Ok();
+  }
+
+  const Deployment& deployment_;
+  const PolicySet& policies_;
+  const Stores& stores_;
+  const ExecuteOptions& options_;
+  const Binding& binding_;
+  const Rule& rule_;
+  BindingPlan& out_;
+  std::vector<std::string> facts_;
+  std::map<Phase, Pending> pending_;
+};
+
+}  // namespace
+
+Result<Plan> Execute(const Deployment& deployment, const PolicySet& policies, const Stores& stores,
+                     const ExecuteOptions& options) {
+  Plan plan;
+  plan.as_of = options.as_of;
+  plan.policy_hash = policies.hash;
+  plan.config_hash = deployment.hash;
+  plan.full_scan = options.full_scan;
+  for (const auto& b : deployment.bindings) {
+    if (!options.only_bindings.empty() &&
+        std::find(options.only_bindings.begin(), options.only_bindings.end(), b.name) == options.only_bindings.end() &&
+        std::find(options.only_bindings.begin(), options.only_bindings.end(),
+                  b.name.substr(0, b.name.find('@'))) == options.only_bindings.end())
+      continue;
+    BindingPlan bp;
+    bp.binding = b.name;
+    bp.rule_id = b.rule->id;
+    bp.store = b.store;
+    bp.table = b.table;
+    bp.archived_view = b.archived_view;
+    if (b.rule->manual) {
+      bp.manual = true;
+      bp.manual_reason = b.rule->manual_reason;
+      plan.manual_rules.push_back(b.rule);
+      plan.bindings.push_back(std::move(bp));
+      continue;
+    }
+    if (auto it = options.blocked.find(b.name); it != options.blocked.end()) bp.guard = it->second;
+    Status s = BindingExecution(deployment, policies, stores, options, b, &bp).Run();
+    if (!s.ok()) return Status(s);
+    plan.bindings.push_back(std::move(bp));
+  }
+  return plan;
+}
+
+}  // namespace retention
