@@ -237,17 +237,17 @@ class DeploymentReader {
   }
 
   void ReadPseudonymise(const YAML::Node& p, const StoreConfig* store, Binding* b) {
-    if (!r_.CheckMap(p, "pseudonymise", {"columns", "null", "marker", "key_file", "key_env"}, {"columns", "marker"})) return;
+    if (!r_.CheckMap(p, "pseudonymise", {"columns", "nullify", "marker", "key_file", "key_env"}, {"columns", "marker"})) return;
     if (store && store->type == "files") r_.Error(p, "files cannot be pseudonymised");
     PseudonymiseSettings s;
     s.columns = r_.StringList(p, "columns").value_or(std::vector<std::string>{});
-    s.null_columns = r_.StringList(p, "null").value_or(std::vector<std::string>{});
+    s.null_columns = r_.StringList(p, "nullify").value_or(std::vector<std::string>{});
     s.marker_column = r_.String(p, "marker").value_or("");
     s.key_file = Resolve(r_.String(p, "key_file").value_or(""));
     s.key_env = r_.String(p, "key_env").value_or("");
     if (s.key_file.empty() == s.key_env.empty()) r_.Error(p, "pseudonymise needs one of 'key_file' or 'key_env'");
     for (size_t i = 0; i < s.columns.size(); ++i) Identifier(p["columns"][i], s.columns[i], "column");
-    for (size_t i = 0; i < s.null_columns.size(); ++i) Identifier(p["null"][i], s.null_columns[i], "column");
+    for (size_t i = 0; i < s.null_columns.size(); ++i) Identifier(p["nullify"][i], s.null_columns[i], "column");
     Identifier(p["marker"], s.marker_column, "marker column");
     b->pseudonymise = std::move(s);
   }

@@ -1,0 +1,726 @@
+// The PostgreSQL connector against a real server, with the shipped policies: each test
+// creates its own schema (random name), fills it with rows, runs plans and runs through
+// Execute, checks the rows left, and drops the schema.
+#include <catch2/catch.hpp>
+
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "postgres/postgres_connector.h"
+#include "retention/connector.h"
+#include "retention/connectors.h"
+#include "retention/deployment.h"
+#include "retention/plan.h"
+#include "retention/policy.h"
+
+namespace {
+
+using namespace retention;
+using Cell = std::optional<std::string>;
+using Rows = std::vector<std::vector<Cell>>;
+
+const PolicySet& Policies() {
+  static const LoadResult loaded = LoadPolicies(RETENTION_SOURCE_DIR "/policies");
+  static const bool clean = !HasErrors(loaded.diagnostics);
+  REQUIRE(clean);
+  return loaded.policies;
+}
+
+std::string RandomSuffix() {
+  std::random_device rd;
+  std::mt19937_64 gen(rd());
+  return fmt::format("{:016x}", gen());
+}
+
+// Direct libpq access for setting up and checking rows; owns the test's schema.
+class TestDb {
+ public:
+  TestDb() : schema_("rt_" + RandomSuffix()) {
+    conn_ = PQconnectdb(std::getenv("RETENTION_TEST_PG"));
+    REQUIRE(PQstatus(conn_) == CONNECTION_OK);
+    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+    Exec("SET TimeZone = 'UTC'");  // the connector must not depend on the session that wrote the rows
+    Exec("CREATE SCHEMA " + schema_);
+  }
+  ~TestDb() {
+    PGresult* r = PQexec(conn_, ("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE").c_str());
+    PQclear(r);
+    PQfinish(conn_);
+  }
+  TestDb(const TestDb&) = delete;
+  TestDb& operator=(const TestDb&) = delete;
+
+  const std::string& schema() const { return schema_; }
+  // A schema-qualified table name.
+  std::string T(const std::string& table) const { return schema_ + "." + table; }
+
+  void Exec(const std::string& sql) {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    ExecStatusType st = PQresultStatus(r);
+    std::string error = PQresultErrorMessage(r);
+    PQclear(r);
+    INFO(sql << ": " << error);
+    REQUIRE((st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK));
+  }
+
+  Rows Query(const std::string& sql) {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    INFO(sql << ": " << PQresultErrorMessage(r));
+    REQUIRE(PQresultStatus(r) == PGRES_TUPLES_OK);
+    Rows out;
+    for (int i = 0; i < PQntuples(r); ++i) {
+      std::vector<Cell> row;
+      for (int c = 0; c < PQnfields(r); ++c)
+        row.push_back(PQgetisnull(r, i, c) ? Cell() : Cell(PQgetvalue(r, i, c)));
+      out.push_back(std::move(row));
+    }
+    PQclear(r);
+    return out;
+  }
+
+  // The first column of every row, NULL as "NULL".
+  std::vector<std::string> Column(const std::string& sql) {
+    std::vector<std::string> out;
+    for (const auto& row : Query(sql)) out.push_back(row.at(0).value_or("NULL"));
+    return out;
+  }
+
+  std::string Scalar(const std::string& sql) {
+    auto rows = Query(sql);
+    REQUIRE(rows.size() == 1);
+    return rows[0].at(0).value_or("NULL");
+  }
+
+ private:
+  std::string schema_;
+  PGconn* conn_ = nullptr;
+};
+
+const char* kStores =
+    "state: state.db\n"
+    "stores:\n"
+    "  main: {type: postgres, dsn_env: RETENTION_TEST_PG}\n"
+    "bindings:\n";
+
+DeploymentLoad LoadText(const std::string& bindings) {
+  return LoadDeploymentText(std::string(kStores) + bindings, "deployment.yaml",
+                            std::filesystem::temp_directory_path().string(), Policies());
+}
+
+std::string Messages(const Diagnostics& diagnostics) {
+  std::string out;
+  for (const auto& d : diagnostics) out += d.ToString() + "\n";
+  return out;
+}
+
+Deployment Load(const std::string& bindings) {
+  DeploymentLoad load = LoadText(bindings);
+  INFO(Messages(load.diagnostics));
+  REQUIRE(!HasErrors(load.diagnostics));
+  return std::move(load.deployment);
+}
+
+Stores Open(const Deployment& deployment) {
+  ConnectorRegistry registry;
+  RegisterBuiltinConnectors(registry);
+  REQUIRE(registry.Has("postgres"));
+  auto stores = Stores::Open(deployment, registry);
+  INFO(stores.status().message());
+  REQUIRE(stores.ok());
+  return std::move(stores).value();
+}
+
+std::unique_ptr<Connector> Connect() {
+  StoreConfig store;
+  store.name = "main";
+  store.type = "postgres";
+  store.dsn_env = "RETENTION_TEST_PG";
+  auto c = OpenPostgresConnector(store);
+  INFO(c.status().message());
+  REQUIRE(c.ok());
+  return std::move(c).value();
+}
+
+Date D(const char* text) {
+  auto d = Date::Parse(text);
+  REQUIRE(d.has_value());
+  return *d;
+}
+
+struct RunOptions {
+  bool apply = false;
+  bool full_scan = false;
+  std::map<std::string, std::string> keys;
+};
+
+Plan Run(const Deployment& deployment, const Stores& stores, const char* as_of, RunOptions o = {}) {
+  ExecuteOptions options;
+  options.as_of = D(as_of);
+  options.apply = o.apply;
+  options.full_scan = o.full_scan;
+  options.run_id = fmt::format("run-{}", as_of);
+  options.pseudonymise_keys = o.keys;
+  auto plan = Execute(deployment, Policies(), stores, options);
+  INFO(plan.status().message());
+  REQUIRE(plan.ok());
+  return std::move(plan).value();
+}
+
+const BindingPlan& Binding(const Plan& plan, const std::string& name) {
+  for (const auto& b : plan.bindings)
+    if (b.binding == name) {
+      INFO(name << " errors: " << fmt::format("{}", fmt::join(b.errors, "; ")));
+      CHECK(b.errors.empty());
+      return b;
+    }
+  FAIL("no binding " << name << " in the plan");
+  throw;  // unreachable
+}
+
+int64_t Due(const BindingPlan& b, Phase phase) {
+  auto it = b.due.find(phase);
+  return it == b.due.end() ? 0 : it->second.count;
+}
+
+int64_t Applied(const BindingPlan& b, Phase phase) {
+  auto it = b.applied.find(phase);
+  return it == b.applied.end() ? 0 : it->second;
+}
+
+std::string HmacHex(const std::string& key, const std::string& value) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(value.data()),
+       value.size(), md, &len);
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) out += fmt::format("{:02x}", md[i]);
+  return out;
+}
+
+using Strings = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("postgres: the connection string comes from the environment or an owner-only file", "[postgres]") {
+  const std::string secret = "pw-" + RandomSuffix();
+  StoreConfig store;
+  store.name = "main";
+  store.type = "postgres";
+
+  SECTION("an unset variable is a clear error") {
+    store.dsn_env = "RETENTION_TEST_PG_NOT_SET_" + RandomSuffix();
+    auto c = OpenPostgresConnector(store);
+    REQUIRE_FALSE(c.ok());
+    CHECK_THAT(c.status().message(), Catch::Contains(store.dsn_env) && Catch::Contains("not set"));
+  }
+
+  SECTION("a dsn_file readable by others is refused, an owner-only one is used") {
+    auto path = std::filesystem::temp_directory_path() / ("retention-pg-dsn-" + RandomSuffix());
+    {
+      std::ofstream out(path);
+      out << std::getenv("RETENTION_TEST_PG") << " password=" << secret << "\n";
+    }
+    store.dsn_file = path.string();
+    ::chmod(path.c_str(), 0644);
+    auto refused = OpenPostgresConnector(store);
+    REQUIRE_FALSE(refused.ok());
+    CHECK_THAT(refused.status().message(), Catch::Contains("owner-only") && Catch::Contains(path.string()));
+    CHECK_THAT(refused.status().message(), !Catch::Contains(secret) && !Catch::Contains("port="));
+    ::chmod(path.c_str(), 0640);
+    CHECK_FALSE(OpenPostgresConnector(store).ok());
+    ::chmod(path.c_str(), 0600);
+    auto opened = OpenPostgresConnector(store);  // trust authentication ignores the password
+    INFO(opened.status().message());
+    CHECK(opened.ok());
+    std::filesystem::remove(path);
+  }
+
+  SECTION("a failed connection or a malformed string never shows the password") {
+    const std::string var = "RETENTION_TEST_PG_BAD_" + RandomSuffix();
+    store.dsn_env = var;
+    ::setenv(var.c_str(), ("host=127.0.0.1 port=1 user=postgres connect_timeout=3 password=" + secret).c_str(), 1);
+    auto unreachable = OpenPostgresConnector(store);
+    REQUIRE_FALSE(unreachable.ok());
+    CHECK_THAT(unreachable.status().message(), Catch::Contains("store 'main'") && !Catch::Contains(secret));
+    ::setenv(var.c_str(), ("host=127.0.0.1 password " + secret).c_str(), 1);
+    auto malformed = OpenPostgresConnector(store);
+    REQUIRE_FALSE(malformed.ok());
+    CHECK_THAT(malformed.status().message(), Catch::Contains("not a valid") && !Catch::Contains(secret));
+    ::unsetenv(var.c_str());
+  }
+}
+
+TEST_CASE("postgres: Describe and ValidateSchemas locate a missing column", "[postgres]") {
+  TestDb db;
+  db.Exec(fmt::format(
+      "CREATE TABLE {} (id integer PRIMARY KEY, nir character varying(15), fin_droits date, montant numeric(10,2), "
+      "code character(3), maj timestamp with time zone)",
+      db.T("droits")));
+  auto c = Connect();
+
+  auto columns = c->Describe(db.T("droits"));
+  INFO(columns.status().message());
+  REQUIRE(columns.ok());
+  REQUIRE(columns->size() == 6);
+  CHECK((*columns)[0].name == "id");
+  CHECK((*columns)[0].type == "integer");
+  CHECK((*columns)[0].primary_key);
+  CHECK((*columns)[1].name == "nir");
+  CHECK((*columns)[1].type == "character varying(15)");
+  CHECK_FALSE((*columns)[1].primary_key);
+  CHECK((*columns)[2].type == "date");
+  CHECK((*columns)[3].type == "numeric(10,2)");
+  CHECK((*columns)[4].type == "character(3)");
+  CHECK((*columns)[5].type == "timestamp with time zone");
+
+  auto missing = c->Describe(db.T("nope"));
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().code() == Status::Code::kNotFound);
+  CHECK_THAT(missing.status().message(), Catch::Contains("table '" + db.T("nope") + "' does not exist"));
+  // Without a schema the table is looked up in the current schema (public), not here.
+  CHECK(c->Describe("droits").status().code() == Status::Code::kNotFound);
+
+  Deployment d = Load(fmt::format(
+      "  - rule: F01.droits\n"
+      "    store: main\n"
+      "    table: {0}\n"
+      "    key: id\n"
+      "    subject: nir\n"
+      "    facts: {{fin_droits: fin_droit}}\n"
+      "  - rule: F01.droits\n"
+      "    name: good\n"
+      "    store: main\n"
+      "    table: {0}\n"
+      "    key: id\n"
+      "    facts: {{fin_droits: fin_droits}}\n"
+      "  - rule: F01.droits\n"
+      "    name: absent\n"
+      "    store: main\n"
+      "    table: {1}\n"
+      "    key: id\n"
+      "    facts: {{fin_droits: fin_droits}}\n",
+      db.T("droits"), db.T("absent")));
+  Stores stores = Open(d);
+  Diagnostics diagnostics = ValidateSchemas(d, stores);
+  INFO(Messages(diagnostics));
+  REQUIRE(diagnostics.size() == 2);
+  CHECK(diagnostics[0].file == "deployment.yaml");
+  CHECK(diagnostics[0].line == 5);  // the first binding
+  CHECK(diagnostics[0].severity == Diagnostic::Severity::kError);
+  CHECK_THAT(diagnostics[0].message, Catch::Contains("binding 'F01.droits'") &&
+                                         Catch::Contains("fact 'fin_droits' column 'fin_droit' does not exist"));
+  CHECK(diagnostics[1].line == 17);
+  CHECK_THAT(diagnostics[1].message, Catch::Contains("binding 'absent'") && Catch::Contains("does not exist"));
+}
+
+TEST_CASE("postgres: a hostile table name is refused when the configuration is loaded", "[postgres]") {
+  TestDb db;
+  db.Exec(fmt::format("CREATE TABLE {} (id integer PRIMARY KEY)", db.T("y")));
+  DeploymentLoad load = LoadText(fmt::format(
+      "  - rule: F01.droits\n"
+      "    store: main\n"
+      "    table: \"x; DROP TABLE {}\"\n"
+      "    key: id\n"
+      "    facts: {{fin_droits: fin_droits}}\n",
+      db.T("y")));
+  REQUIRE(HasErrors(load.diagnostics));
+  INFO(Messages(load.diagnostics));
+  bool located = false;
+  for (const auto& diag : load.diagnostics)
+    if (diag.line == 7 && diag.message.find("not a valid SQL identifier") != std::string::npos) located = true;
+  CHECK(located);
+  CHECK_FALSE(IsValidIdentifier("x; DROP TABLE y", true));
+  // Nothing ran: the table is still there.
+  CHECK(db.Scalar(fmt::format("SELECT to_regclass('{}') IS NOT NULL", db.T("y"))) == "t");
+
+  DeploymentLoad sql_fact = LoadText(fmt::format(
+      "  - rule: F01.droits\n"
+      "    store: main\n"
+      "    table: {}\n"
+      "    key: id\n"
+      "    facts: {{fin_droits: {{sql: \"SELECT 1; DROP TABLE y\"}}}}\n",
+      db.T("y")));
+  CHECK(HasErrors(sql_fact.diagnostics));
+}
+
+TEST_CASE("postgres: F01.droits rows are deleted the day after fin_droits + 3 years", "[postgres]") {
+  TestDb db;
+  db.Exec(fmt::format("CREATE TABLE {} (id integer PRIMARY KEY, nir text, fin_droits date)", db.T("droits")));
+  // as_of 2025-03-01: due when fin_droits + 3y < as_of, i.e. fin_droits <= 2022-02-28.
+  db.Exec(fmt::format(
+      "INSERT INTO {} VALUES (1, '1800101000001', '2022-02-28'), (2, '1800101000002', '2022-03-01'), "
+      "(3, '1800101000003', '2010-01-01'), (4, '1800101000004', '2030-01-01'), (5, '1800101000005', NULL)",
+      db.T("droits")));
+  Deployment d = Load(fmt::format(
+      "  - rule: F01.droits\n"
+      "    store: main\n"
+      "    table: {}\n"
+      "    key: id\n"
+      "    subject: nir\n"
+      "    facts: {{fin_droits: fin_droits}}\n",
+      db.T("droits")));
+  Stores stores = Open(d);
+  CHECK(ValidateSchemas(d, stores).empty());
+
+  Plan plan = Run(d, stores, "2025-03-01");
+  const BindingPlan& b = Binding(plan, "F01.droits");
+  CHECK(b.total_rows == 5);
+  CHECK(b.exact_pushdown);
+  CHECK(b.scanned == 2);  // the predicate ran in PostgreSQL
+  CHECK(Due(b, Phase::kDelete) == 2);
+  CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("droits"))) == Strings{"1", "2", "3", "4", "5"});
+
+  Plan full = Run(d, stores, "2025-03-01", {.full_scan = true});
+  const BindingPlan& fb = Binding(full, "F01.droits");
+  CHECK(fb.scanned == 5);
+  CHECK(Due(fb, Phase::kDelete) == 2);
+  CHECK(fb.missing.at("fin_droits") == 1);
+  CHECK(fb.scheduled == 2);
+
+  Plan run = Run(d, stores, "2025-03-01", {.apply = true});
+  CHECK(Applied(Binding(run, "F01.droits"), Phase::kDelete) == 2);
+  CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("droits"))) == Strings{"2", "4", "5"});
+
+  // A day later the boundary record is due.
+  Plan next = Run(d, stores, "2025-03-02", {.apply = true});
+  CHECK(Due(Binding(next, "F01.droits"), Phase::kDelete) == 1);
+  CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("droits"))) == Strings{"4", "5"});
+}
+
+TEST_CASE("postgres: F05.prestations are archived in the same database, then deleted from the archive",
+          "[postgres]") {
+  TestDb db;
+  db.Exec(fmt::format(
+      "CREATE TABLE {} (id bigint PRIMARY KEY, nir character varying(15), date_versement date, "
+      "montant numeric(10,2), libelle text)",
+      db.T("prestations")));
+  // Archive due when date_versement + 3y < as_of; delete when date_versement + 13y < as_of.
+  db.Exec(fmt::format(
+      "INSERT INTO {} VALUES (1, '1800101000001', '2022-06-14', 12.50, 'consultation é'), "
+      "(2, '1800101000002', '2022-06-15', 99.99, 'pharmacie')",
+      db.T("prestations")));
+  Deployment d = Load(fmt::format(
+      "  - rule: F05.prestations\n"
+      "    store: main\n"
+      "    table: {}\n"
+      "    key: id\n"
+      "    subject: nir\n"
+      "    facts: {{date_versement: date_versement}}\n"
+      "    archive: {{store: main, table: {}}}\n",
+      db.T("prestations"), db.T("prestations_archive")));
+  Stores stores = Open(d);
+  CHECK(ValidateSchemas(d, stores).empty());
+  const std::string source = db.T("prestations"), archive = db.T("prestations_archive");
+
+  Plan plan = Run(d, stores, "2025-06-15");
+  CHECK(Due(Binding(plan, "F05.prestations"), Phase::kArchive) == 1);
+  CHECK(Binding(plan, "F05.prestations@archive").total_rows == 0);  // not created yet
+
+  Plan run = Run(d, stores, "2025-06-15", {.apply = true});
+  CHECK(Applied(Binding(run, "F05.prestations"), Phase::kArchive) == 1);
+  CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", source)) == Strings{"2"});
+  auto rows = db.Query(fmt::format(
+      "SELECT id, nir, date_versement, montant, libelle, archived_at, rule_id, run_id FROM {} ORDER BY id", archive));
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0] == std::vector<Cell>{"1", "1800101000001", "2022-06-14", "12.50", "consultation é", "2025-06-15",
+                                     "F05.prestations", "run-2025-06-15"});
+  // The archive table keeps the source's types and is keyed by the source's key.
+  auto c = Connect();
+  auto columns = c->Describe(archive);
+  REQUIRE(columns.ok());
+  CHECK((*columns)[0].primary_key);
+  CHECK((*columns)[3].type == "numeric(10,2)");
+  CHECK((*columns)[1].type == "character varying(15)");
+
+  // Run again: nothing left to do.
+  Plan again = Run(d, stores, "2025-06-15", {.apply = true});
+  CHECK(Binding(again, "F05.prestations").DueTotal() == 0);
+  CHECK(Binding(again, "F05.prestations@archive").DueTotal() == 0);
+
+  // Ten years later: record 2 is archived; record 1 reaches its last archived day.
+  Plan later = Run(d, stores, "2035-06-14", {.apply = true});
+  CHECK(Applied(Binding(later, "F05.prestations"), Phase::kArchive) == 1);
+  CHECK(Due(Binding(later, "F05.prestations@archive"), Phase::kDelete) == 0);
+  CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", archive)) == Strings{"1", "2"});
+  CHECK(db.Scalar(fmt::format("SELECT COUNT(*) FROM {}", source)) == "0");
+
+  // The day after: record 1 is deleted from the archive, record 2 stays.
+  Plan plan_delete = Run(d, stores, "2035-06-15");
+  CHECK(Due(Binding(plan_delete, "F05.prestations@archive"), Phase::kDelete) == 1);
+  Plan last = Run(d, stores, "2035-06-15", {.apply = true});
+  CHECK(Applied(Binding(last, "F05.prestations@archive"), Phase::kDelete) == 1);
+  CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", archive)) == Strings{"2"});
+}
+
+TEST_CASE("postgres: WriteArchive twice with the same rows adds no duplicate", "[postgres]") {
+  TestDb db;
+  auto c = Connect();
+  ArchiveRows rows;
+  rows.table = db.T("copies");
+  rows.key = "id";
+  rows.columns = {{"id", "integer", true}, {"nir", "character varying(15)", false}, {"paid", "date", false}};
+  rows.rows = {{Cell("1"), Cell("1800101000001"), Cell("2020-01-01")}, {Cell("2"), Cell(), Cell()}};
+  rows.rule_id = "F05.prestations";
+  rows.run_id = "run-1";
+  rows.archived_at = D("2025-06-15");
+  Status first = c->WriteArchive(rows);
+  INFO(first.message());
+  REQUIRE(first.ok());
+  // The same rows again (a retried run), one of them changed meanwhile: what is there stays.
+  rows.rows[0][1] = Cell("changed");
+  rows.run_id = "run-2";
+  rows.rows.push_back({Cell("3"), Cell("1800101000003"), Cell("2021-02-03")});
+  Status second = c->WriteArchive(rows);
+  INFO(second.message());
+  REQUIRE(second.ok());
+  auto stored = db.Query(fmt::format("SELECT id, nir, paid, archived_at, rule_id, run_id FROM {} ORDER BY id", rows.table));
+  REQUIRE(stored.size() == 3);
+  CHECK(stored[0] == std::vector<Cell>{"1", "1800101000001", "2020-01-01", "2025-06-15", "F05.prestations", "run-1"});
+  CHECK(stored[1] == std::vector<Cell>{"2", Cell(), Cell(), "2025-06-15", "F05.prestations", "run-1"});
+  CHECK(stored[2][0] == "3");
+  CHECK(stored[2][5] == "run-2");
+}
+
+TEST_CASE("postgres: F55.accompagnement is pseudonymised once, with keyed tokens", "[postgres]") {
+  TestDb db;
+  const std::string nir = "1850775123456";
+  for (const char* table : {"acc_a", "acc_b", "acc_c"}) {
+    db.Exec(fmt::format(
+        "CREATE TABLE {} (id integer PRIMARY KEY, nir character varying(64), nom text, cloture date, "
+        "pseudonymised_at date)",
+        db.T(table)));
+    // as_of 2025-06-15: pseudonymise when cloture + 18m < as_of, i.e. cloture <= 2023-12-14.
+    db.Exec(fmt::format("INSERT INTO {} VALUES (1, '{}', 'Martin', '2023-12-14', NULL), "
+                        "(2, '2900101000002', 'Durand', '2023-12-15', NULL)",
+                        db.T(table), nir));
+  }
+  std::string bindings;
+  for (const char* table : {"acc_a", "acc_b", "acc_c"})
+    bindings += fmt::format(
+        "  - rule: F55.accompagnement\n"
+        "    name: {}\n"
+        "    store: main\n"
+        "    table: {}\n"
+        "    key: id\n"
+        "    subject: nir\n"
+        "    facts: {{cloture: cloture}}\n"
+        "    pseudonymise: {{columns: [nir], marker: pseudonymised_at, key_env: RETENTION_TEST_PSEUDONYM_KEY}}\n",
+        table, db.T(table));
+  Deployment d = Load(bindings);
+  Stores stores = Open(d);
+  CHECK(ValidateSchemas(d, stores).empty());
+  const std::map<std::string, std::string> keys = {{"acc_a", "key-one"}, {"acc_b", "key-one"}, {"acc_c", "key-two"}};
+
+  Plan plan = Run(d, stores, "2025-06-15", {.keys = keys});
+  for (const char* b : {"acc_a", "acc_b", "acc_c"}) CHECK(Due(Binding(plan, b), Phase::kPseudonymise) == 1);
+  CHECK(db.Scalar(fmt::format("SELECT nir FROM {} WHERE id = 1", db.T("acc_a"))) == nir);
+
+  Plan run = Run(d, stores, "2025-06-15", {.apply = true, .keys = keys});
+  for (const char* b : {"acc_a", "acc_b", "acc_c"}) CHECK(Applied(Binding(run, b), Phase::kPseudonymise) == 1);
+  auto row = [&](const char* table, int id) {
+    auto rows = db.Query(fmt::format("SELECT nir, nom, pseudonymised_at FROM {} WHERE id = {}", db.T(table), id));
+    REQUIRE(rows.size() == 1);
+    return rows[0];
+  };
+  auto a = row("acc_a", 1), b = row("acc_b", 1), c = row("acc_c", 1);
+  CHECK(a[0] == HmacHex("key-one", nir));
+  CHECK(a[0]->size() == 64);
+  CHECK(a[1] == "Martin");  // only the configured columns change
+  CHECK(a[2] == "2025-06-15");
+  CHECK(b[0] == a[0]);  // one key: the same person has the same token in both tables
+  CHECK(c[0] == HmacHex("key-two", nir));
+  CHECK(c[0] != a[0]);  // another key: another token
+  CHECK(row("acc_a", 2) == std::vector<Cell>{"2900101000002", "Durand", Cell()});  // not yet due
+
+  // A later run (even with another key) leaves a pseudonymised row as it is.
+  Plan again = Run(d, stores, "2025-07-01", {.apply = true, .keys = {{"acc_a", "other"}, {"acc_b", "other"}, {"acc_c", "other"}}});
+  const BindingPlan& ba = Binding(again, "acc_a");
+  CHECK(ba.already_done == 1);
+  CHECK(Applied(ba, Phase::kPseudonymise) == 1);  // row 2, now due
+  CHECK(row("acc_a", 1) == a);
+  CHECK(row("acc_b", 1) == b);
+  CHECK(row("acc_c", 1) == c);
+
+  // Three years after the pseudonymisation phase began, row 1 is deleted.
+  Plan purge = Run(d, stores, "2028-06-15", {.apply = true, .keys = keys});
+  CHECK(Applied(Binding(purge, "acc_a"), Phase::kDelete) == 1);
+  CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("acc_a"))) == Strings{"2"});
+}
+
+TEST_CASE("postgres: an SQL fact over a related table (F04.victime)", "[postgres]") {
+  TestDb db;
+  db.Exec(fmt::format(
+      "CREATE TABLE {} (id integer PRIMARY KEY, nir text, ayants_droit boolean, contentieux boolean, "
+      "decision_definitive date, deces date)",
+      db.T("victimes")));
+  db.Exec(fmt::format(
+      "CREATE TABLE {} (id serial PRIMARY KEY, victime_id integer NOT NULL REFERENCES {} (id) ON DELETE CASCADE, "
+      "fin_droits date)",
+      db.T("ayants_droit"), db.T("victimes")));
+  // as_of 2025-06-15. With dependants: due when MAX(fin_droits) + 5y < as_of, i.e. <= 2020-06-14.
+  // Without: due when deces + 20y < as_of, i.e. deces <= 2005-06-14.
+  db.Exec(fmt::format(
+      "INSERT INTO {} VALUES (1, 'v1', TRUE, FALSE, NULL, NULL), (2, 'v2', TRUE, FALSE, NULL, NULL), "
+      "(3, 'v3', FALSE, FALSE, NULL, '2005-06-14'), (4, 'v4', TRUE, TRUE, NULL, NULL), "
+      "(5, 'v5', FALSE, NULL, NULL, '2005-06-15')",
+      db.T("victimes")));
+  db.Exec(fmt::format(
+      "INSERT INTO {} (victime_id, fin_droits) VALUES (1, '2015-01-01'), (1, '2020-06-14'), (2, '2010-01-01'), "
+      "(2, '2020-06-15'), (4, '2000-01-01')",
+      db.T("ayants_droit")));
+  Deployment d = Load(fmt::format(
+      "  - rule: F04.victime\n"
+      "    store: main\n"
+      "    table: {}\n"
+      "    key: id\n"
+      "    subject: nir\n"
+      "    facts:\n"
+      "      ayants_droit: ayants_droit\n"
+      "      extinction_droits_ayants_droit: {{sql: \"SELECT MAX(d.fin_droits) FROM {} d WHERE d.victime_id = t.id\"}}\n"
+      "      contentieux: contentieux\n"
+      "      decision_definitive: decision_definitive\n"
+      "      deces: deces\n",
+      db.T("victimes"), db.T("ayants_droit")));
+  Stores stores = Open(d);
+  CHECK(ValidateSchemas(d, stores).empty());
+
+  Plan plan = Run(d, stores, "2025-06-15");
+  const BindingPlan& b = Binding(plan, "F04.victime");
+  CHECK(Due(b, Phase::kDelete) == 2);
+  CHECK(b.due.at(Phase::kDelete).sample_keys == Strings{"1", "3"});
+  Plan full = Run(d, stores, "2025-06-15", {.full_scan = true});
+  const BindingPlan& fb = Binding(full, "F04.victime");
+  CHECK(Due(fb, Phase::kDelete) == 2);
+  CHECK(fb.held.count == 1);  // litigation without a final decision
+  CHECK(fb.held.sample_keys == Strings{"4"});
+
+  Plan run = Run(d, stores, "2025-06-15", {.apply = true});
+  CHECK(Applied(Binding(run, "F04.victime"), Phase::kDelete) == 2);
+  CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("victimes"))) == Strings{"2", "4", "5"});
+  CHECK(db.Column(fmt::format("SELECT DISTINCT victime_id FROM {} ORDER BY 1", db.T("ayants_droit"))) ==
+        Strings{"2", "4"});
+
+  // The next day the last dependant's five years are over for victim 2, and victim 5's twenty.
+  Plan next = Run(d, stores, "2025-06-16", {.apply = true});
+  CHECK(Applied(Binding(next, "F04.victime"), Phase::kDelete) == 2);
+  CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("victimes"))) == Strings{"4"});
+}
+
+TEST_CASE("postgres: a timestamptz date fact reduces to its Europe/Paris date", "[postgres]") {
+  TestDb db;
+  db.Exec(fmt::format("CREATE TABLE {} (id integer PRIMARY KEY, fin_droits timestamp with time zone)", db.T("droits")));
+  db.Exec(fmt::format(
+      "INSERT INTO {} VALUES (1, '2020-01-31 23:30:00+00'), "  // 2020-02-01 00:30 in Paris (CET)
+      "(2, '2020-01-31 22:30:00+00'), "                         // 2020-01-31 23:30 in Paris
+      "(3, '2020-06-30 22:30:00+00')",                          // 2020-07-01 00:30 in Paris (CEST)
+      db.T("droits")));
+  Deployment d = Load(fmt::format(
+      "  - rule: F01.droits\n"
+      "    store: main\n"
+      "    table: {}\n"
+      "    key: id\n"
+      "    facts: {{fin_droits: fin_droits}}\n",
+      db.T("droits")));
+  Stores stores = Open(d);
+
+  // Paris dates + 3y: row 2 → 2023-01-31, row 1 → 2023-02-01, row 3 → 2023-07-01 (the last active days).
+  for (bool full_scan : {false, true}) {
+    INFO("full_scan " << full_scan);
+    auto due = [&](const char* as_of) {
+      Plan p = Run(d, stores, as_of, {.full_scan = full_scan});
+      const BindingPlan& b = Binding(p, "F01.droits");
+      return Due(b, Phase::kDelete) == 0 ? Strings{} : b.due.at(Phase::kDelete).sample_keys;
+    };
+    CHECK(due("2023-01-31") == Strings{});
+    CHECK(due("2023-02-01") == Strings{"2"});
+    CHECK(due("2023-02-02").size() == 2);
+    CHECK(due("2023-07-01").size() == 2);
+    CHECK(due("2023-07-02").size() == 3);
+  }
+
+  Plan run = Run(d, stores, "2023-02-01", {.apply = true});
+  CHECK(Applied(Binding(run, "F01.droits"), Phase::kDelete) == 1);
+  CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("droits"))) == Strings{"1", "3"});
+}
+
+TEST_CASE("postgres: scans stream in batches, stop early, and errors name the store", "[postgres]") {
+  TestDb db;
+  db.Exec(fmt::format("CREATE TABLE {} (id integer PRIMARY KEY, fin_droits date)", db.T("big")));
+  db.Exec(fmt::format("INSERT INTO {} SELECT g, DATE '2000-01-01' + g FROM generate_series(1, 2500) AS g", db.T("big")));
+  Deployment d = Load(fmt::format(
+      "  - rule: F01.droits\n"
+      "    store: main\n"
+      "    table: {0}\n"
+      "    key: id\n"
+      "    batch_size: 100\n"
+      "    facts: {{fin_droits: fin_droits}}\n"
+      "  - rule: F01.droits\n"
+      "    name: broken\n"
+      "    store: main\n"
+      "    table: {0}\n"
+      "    key: id\n"
+      "    facts: {{fin_droits: {{sql: \"DATE '2000-01-01' + (1 / (t.id - t.id))\"}}}}\n",
+      db.T("big")));
+  Stores stores = Open(d);
+  Connector* c = stores.Find("main");
+  REQUIRE(c);
+  const retention::Binding* binding = d.FindBinding("F01.droits");
+  REQUIRE(binding);
+
+  ScanRequest request;
+  request.binding = binding;
+  request.facts = {"fin_droits"};
+  request.batch_size = 100;
+  size_t batches = 0, rows = 0;
+  Status all = c->Scan(request, [&](std::vector<RawRecord>& batch) {
+    ++batches;
+    rows += batch.size();
+    return true;
+  });
+  REQUIRE(all.ok());
+  CHECK(batches == 25);
+  CHECK(rows == 2500);
+
+  batches = 0;
+  Status stopped = c->Scan(request, [&](std::vector<RawRecord>&) {
+    ++batches;
+    return false;
+  });
+  INFO(stopped.message());
+  CHECK(stopped.ok());
+  CHECK(batches == 1);
+  auto count = c->Count(*binding);  // the connection is usable after a scan stopped early
+  REQUIRE(count.ok());
+  CHECK(*count == 2500);
+
+  ExecuteOptions options;
+  options.as_of = D("2030-01-01");
+  options.only_bindings = {"broken"};
+  auto failed = Execute(d, Policies(), stores, options);
+  REQUIRE_FALSE(failed.ok());
+  CHECK_THAT(failed.status().message(),
+             Catch::Contains("postgres store 'main'") && Catch::Contains("division by zero") &&
+                 Catch::Contains("22012") && !Catch::Contains("2026-12-31"));
+  CHECK(c->Count(*binding).ok());
+
+  // A whole run over many batches.
+  Plan run = Run(d, stores, "2005-01-01", {.apply = true});
+  const BindingPlan& b = Binding(run, "F01.droits");
+  // fin_droits + 3y < 2005-01-01: fin_droits <= 2001-12-31, ids 1..730.
+  CHECK(Applied(b, Phase::kDelete) == 730);
+  CHECK(db.Scalar(fmt::format("SELECT MIN(id) FROM {}", db.T("big"))) == "731");
+}
