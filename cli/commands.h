@@ -12,5 +12,9 @@ using SetAction = std::function<void(std::function<int()>)>;
 
 void AddExplainCommand(CLI::App& app, SetAction set_action);
 void AddPoliciesCommand(CLI::App& app, SetAction set_action);
+void AddPlanRunCommands(CLI::App& app, SetAction set_action);
+void AddHoldCommand(CLI::App& app, SetAction set_action);
+void AddAuditCommand(CLI::App& app, SetAction set_action);
+void AddDemoCommand(CLI::App& app, SetAction set_action);
 
 }  // namespace retention::cli

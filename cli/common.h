@@ -16,6 +16,7 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;      // the command ran and found problems
 inline constexpr int kExitBadInput = 2;    // bad argument, file or value
 inline constexpr int kExitGuard = 3;       // a safety guard stopped the work
+inline constexpr int kExitRefused = 4;     // a run was refused (clock guard, lock, future date, stale plan)
 
 // Thrown by commands to leave with a message on stderr and an exit code.
 struct Exit {

@@ -13,6 +13,10 @@ int main(int argc, char** argv) {
   SetAction set_action = [&](std::function<int()> a) { action = std::move(a); };
   AddExplainCommand(app, set_action);
   AddPoliciesCommand(app, set_action);
+  AddPlanRunCommands(app, set_action);
+  AddHoldCommand(app, set_action);
+  AddAuditCommand(app, set_action);
+  AddDemoCommand(app, set_action);
   try {
     app.parse(argc, argv);
     return action ? action() : kExitOk;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -165,6 +166,7 @@ struct RunOptions {
   bool apply = false;
   bool full_scan = false;
   std::map<std::string, std::string> keys;
+  std::vector<std::string> only;
 };
 
 Plan Run(const Deployment& deployment, const Stores& stores, const char* as_of, RunOptions o = {}) {
@@ -174,13 +176,14 @@ Plan Run(const Deployment& deployment, const Stores& stores, const char* as_of, 
   options.full_scan = o.full_scan;
   options.run_id = fmt::format("run-{}", as_of);
   options.pseudonymise_keys = o.keys;
+  options.only_bindings = o.only;
   auto plan = Execute(deployment, Policies(), stores, options);
   INFO(plan.status().message());
   REQUIRE(plan.ok());
   return std::move(plan).value();
 }
 
-const BindingPlan& Binding(const Plan& plan, const std::string& name) {
+const BindingPlan& Of(const Plan& plan, const std::string& name) {
   for (const auto& b : plan.bindings)
     if (b.binding == name) {
       INFO(name << " errors: " << fmt::format("{}", fmt::join(b.errors, "; ")));
@@ -377,7 +380,7 @@ TEST_CASE("postgres: F01.droits rows are deleted the day after fin_droits + 3 ye
   CHECK(ValidateSchemas(d, stores).empty());
 
   Plan plan = Run(d, stores, "2025-03-01");
-  const BindingPlan& b = Binding(plan, "F01.droits");
+  const BindingPlan& b = Of(plan, "F01.droits");
   CHECK(b.total_rows == 5);
   CHECK(b.exact_pushdown);
   CHECK(b.scanned == 2);  // the predicate ran in PostgreSQL
@@ -385,19 +388,19 @@ TEST_CASE("postgres: F01.droits rows are deleted the day after fin_droits + 3 ye
   CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("droits"))) == Strings{"1", "2", "3", "4", "5"});
 
   Plan full = Run(d, stores, "2025-03-01", {.full_scan = true});
-  const BindingPlan& fb = Binding(full, "F01.droits");
+  const BindingPlan& fb = Of(full, "F01.droits");
   CHECK(fb.scanned == 5);
   CHECK(Due(fb, Phase::kDelete) == 2);
   CHECK(fb.missing.at("fin_droits") == 1);
   CHECK(fb.scheduled == 2);
 
   Plan run = Run(d, stores, "2025-03-01", {.apply = true});
-  CHECK(Applied(Binding(run, "F01.droits"), Phase::kDelete) == 2);
+  CHECK(Applied(Of(run, "F01.droits"), Phase::kDelete) == 2);
   CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("droits"))) == Strings{"2", "4", "5"});
 
   // A day later the boundary record is due.
   Plan next = Run(d, stores, "2025-03-02", {.apply = true});
-  CHECK(Due(Binding(next, "F01.droits"), Phase::kDelete) == 1);
+  CHECK(Due(Of(next, "F01.droits"), Phase::kDelete) == 1);
   CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("droits"))) == Strings{"4", "5"});
 }
 
@@ -427,11 +430,11 @@ TEST_CASE("postgres: F05.prestations are archived in the same database, then del
   const std::string source = db.T("prestations"), archive = db.T("prestations_archive");
 
   Plan plan = Run(d, stores, "2025-06-15");
-  CHECK(Due(Binding(plan, "F05.prestations"), Phase::kArchive) == 1);
-  CHECK(Binding(plan, "F05.prestations@archive").total_rows == 0);  // not created yet
+  CHECK(Due(Of(plan, "F05.prestations"), Phase::kArchive) == 1);
+  CHECK(Of(plan, "F05.prestations@archive").total_rows == 0);  // not created yet
 
   Plan run = Run(d, stores, "2025-06-15", {.apply = true});
-  CHECK(Applied(Binding(run, "F05.prestations"), Phase::kArchive) == 1);
+  CHECK(Applied(Of(run, "F05.prestations"), Phase::kArchive) == 1);
   CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", source)) == Strings{"2"});
   auto rows = db.Query(fmt::format(
       "SELECT id, nir, date_versement, montant, libelle, archived_at, rule_id, run_id FROM {} ORDER BY id", archive));
@@ -448,21 +451,21 @@ TEST_CASE("postgres: F05.prestations are archived in the same database, then del
 
   // Run again: nothing left to do.
   Plan again = Run(d, stores, "2025-06-15", {.apply = true});
-  CHECK(Binding(again, "F05.prestations").DueTotal() == 0);
-  CHECK(Binding(again, "F05.prestations@archive").DueTotal() == 0);
+  CHECK(Of(again, "F05.prestations").DueTotal() == 0);
+  CHECK(Of(again, "F05.prestations@archive").DueTotal() == 0);
 
   // Ten years later: record 2 is archived; record 1 reaches its last archived day.
   Plan later = Run(d, stores, "2035-06-14", {.apply = true});
-  CHECK(Applied(Binding(later, "F05.prestations"), Phase::kArchive) == 1);
-  CHECK(Due(Binding(later, "F05.prestations@archive"), Phase::kDelete) == 0);
+  CHECK(Applied(Of(later, "F05.prestations"), Phase::kArchive) == 1);
+  CHECK(Due(Of(later, "F05.prestations@archive"), Phase::kDelete) == 0);
   CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", archive)) == Strings{"1", "2"});
   CHECK(db.Scalar(fmt::format("SELECT COUNT(*) FROM {}", source)) == "0");
 
   // The day after: record 1 is deleted from the archive, record 2 stays.
   Plan plan_delete = Run(d, stores, "2035-06-15");
-  CHECK(Due(Binding(plan_delete, "F05.prestations@archive"), Phase::kDelete) == 1);
+  CHECK(Due(Of(plan_delete, "F05.prestations@archive"), Phase::kDelete) == 1);
   Plan last = Run(d, stores, "2035-06-15", {.apply = true});
-  CHECK(Applied(Binding(last, "F05.prestations@archive"), Phase::kDelete) == 1);
+  CHECK(Applied(Of(last, "F05.prestations@archive"), Phase::kDelete) == 1);
   CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", archive)) == Strings{"2"});
 }
 
@@ -526,11 +529,11 @@ TEST_CASE("postgres: F55.accompagnement is pseudonymised once, with keyed tokens
   const std::map<std::string, std::string> keys = {{"acc_a", "key-one"}, {"acc_b", "key-one"}, {"acc_c", "key-two"}};
 
   Plan plan = Run(d, stores, "2025-06-15", {.keys = keys});
-  for (const char* b : {"acc_a", "acc_b", "acc_c"}) CHECK(Due(Binding(plan, b), Phase::kPseudonymise) == 1);
+  for (const char* b : {"acc_a", "acc_b", "acc_c"}) CHECK(Due(Of(plan, b), Phase::kPseudonymise) == 1);
   CHECK(db.Scalar(fmt::format("SELECT nir FROM {} WHERE id = 1", db.T("acc_a"))) == nir);
 
   Plan run = Run(d, stores, "2025-06-15", {.apply = true, .keys = keys});
-  for (const char* b : {"acc_a", "acc_b", "acc_c"}) CHECK(Applied(Binding(run, b), Phase::kPseudonymise) == 1);
+  for (const char* b : {"acc_a", "acc_b", "acc_c"}) CHECK(Applied(Of(run, b), Phase::kPseudonymise) == 1);
   auto row = [&](const char* table, int id) {
     auto rows = db.Query(fmt::format("SELECT nir, nom, pseudonymised_at FROM {} WHERE id = {}", db.T(table), id));
     REQUIRE(rows.size() == 1);
@@ -548,7 +551,7 @@ TEST_CASE("postgres: F55.accompagnement is pseudonymised once, with keyed tokens
 
   // A later run (even with another key) leaves a pseudonymised row as it is.
   Plan again = Run(d, stores, "2025-07-01", {.apply = true, .keys = {{"acc_a", "other"}, {"acc_b", "other"}, {"acc_c", "other"}}});
-  const BindingPlan& ba = Binding(again, "acc_a");
+  const BindingPlan& ba = Of(again, "acc_a");
   CHECK(ba.already_done == 1);
   CHECK(Applied(ba, Phase::kPseudonymise) == 1);  // row 2, now due
   CHECK(row("acc_a", 1) == a);
@@ -557,7 +560,7 @@ TEST_CASE("postgres: F55.accompagnement is pseudonymised once, with keyed tokens
 
   // Three years after the pseudonymisation phase began, row 1 is deleted.
   Plan purge = Run(d, stores, "2028-06-15", {.apply = true, .keys = keys});
-  CHECK(Applied(Binding(purge, "acc_a"), Phase::kDelete) == 1);
+  CHECK(Applied(Of(purge, "acc_a"), Phase::kDelete) == 1);
   CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("acc_a"))) == Strings{"2"});
 }
 
@@ -576,7 +579,7 @@ TEST_CASE("postgres: an SQL fact over a related table (F04.victime)", "[postgres
   db.Exec(fmt::format(
       "INSERT INTO {} VALUES (1, 'v1', TRUE, FALSE, NULL, NULL), (2, 'v2', TRUE, FALSE, NULL, NULL), "
       "(3, 'v3', FALSE, FALSE, NULL, '2005-06-14'), (4, 'v4', TRUE, TRUE, NULL, NULL), "
-      "(5, 'v5', FALSE, NULL, NULL, '2005-06-15')",
+      "(5, 'v5', FALSE, FALSE, NULL, '2005-06-15')",
       db.T("victimes")));
   db.Exec(fmt::format(
       "INSERT INTO {} (victime_id, fin_droits) VALUES (1, '2015-01-01'), (1, '2020-06-14'), (2, '2010-01-01'), "
@@ -599,24 +602,27 @@ TEST_CASE("postgres: an SQL fact over a related table (F04.victime)", "[postgres
   CHECK(ValidateSchemas(d, stores).empty());
 
   Plan plan = Run(d, stores, "2025-06-15");
-  const BindingPlan& b = Binding(plan, "F04.victime");
+  const BindingPlan& b = Of(plan, "F04.victime");
   CHECK(Due(b, Phase::kDelete) == 2);
-  CHECK(b.due.at(Phase::kDelete).sample_keys == Strings{"1", "3"});
+  REQUIRE(b.due.count(Phase::kDelete));
+  Strings keys = b.due.at(Phase::kDelete).sample_keys;
+  std::sort(keys.begin(), keys.end());
+  CHECK(keys == Strings{"1", "3"});
   Plan full = Run(d, stores, "2025-06-15", {.full_scan = true});
-  const BindingPlan& fb = Binding(full, "F04.victime");
+  const BindingPlan& fb = Of(full, "F04.victime");
   CHECK(Due(fb, Phase::kDelete) == 2);
   CHECK(fb.held.count == 1);  // litigation without a final decision
   CHECK(fb.held.sample_keys == Strings{"4"});
 
   Plan run = Run(d, stores, "2025-06-15", {.apply = true});
-  CHECK(Applied(Binding(run, "F04.victime"), Phase::kDelete) == 2);
+  CHECK(Applied(Of(run, "F04.victime"), Phase::kDelete) == 2);
   CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("victimes"))) == Strings{"2", "4", "5"});
   CHECK(db.Column(fmt::format("SELECT DISTINCT victime_id FROM {} ORDER BY 1", db.T("ayants_droit"))) ==
         Strings{"2", "4"});
 
   // The next day the last dependant's five years are over for victim 2, and victim 5's twenty.
   Plan next = Run(d, stores, "2025-06-16", {.apply = true});
-  CHECK(Applied(Binding(next, "F04.victime"), Phase::kDelete) == 2);
+  CHECK(Applied(Of(next, "F04.victime"), Phase::kDelete) == 2);
   CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("victimes"))) == Strings{"4"});
 }
 
@@ -642,7 +648,7 @@ TEST_CASE("postgres: a timestamptz date fact reduces to its Europe/Paris date", 
     INFO("full_scan " << full_scan);
     auto due = [&](const char* as_of) {
       Plan p = Run(d, stores, as_of, {.full_scan = full_scan});
-      const BindingPlan& b = Binding(p, "F01.droits");
+      const BindingPlan& b = Of(p, "F01.droits");
       return Due(b, Phase::kDelete) == 0 ? Strings{} : b.due.at(Phase::kDelete).sample_keys;
     };
     CHECK(due("2023-01-31") == Strings{});
@@ -653,7 +659,7 @@ TEST_CASE("postgres: a timestamptz date fact reduces to its Europe/Paris date", 
   }
 
   Plan run = Run(d, stores, "2023-02-01", {.apply = true});
-  CHECK(Applied(Binding(run, "F01.droits"), Phase::kDelete) == 1);
+  CHECK(Applied(Of(run, "F01.droits"), Phase::kDelete) == 1);
   CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("droits"))) == Strings{"1", "3"});
 }
 
@@ -718,8 +724,8 @@ TEST_CASE("postgres: scans stream in batches, stop early, and errors name the st
   CHECK(c->Count(*binding).ok());
 
   // A whole run over many batches.
-  Plan run = Run(d, stores, "2005-01-01", {.apply = true});
-  const BindingPlan& b = Binding(run, "F01.droits");
+  Plan run = Run(d, stores, "2005-01-01", {.apply = true, .only = {"F01.droits"}});
+  const BindingPlan& b = Of(run, "F01.droits");
   // fin_droits + 3y < 2005-01-01: fin_droits <= 2001-12-31, ids 1..730.
   CHECK(Applied(b, Phase::kDelete) == 730);
   CHECK(db.Scalar(fmt::format("SELECT MIN(id) FROM {}", db.T("big"))) == "731");

@@ -100,6 +100,10 @@ DeploymentLoad LoadDeployment(const std::string& path, const PolicySet& policies
 DeploymentLoad LoadDeploymentText(const std::string& text, const std::string& file_name, const std::string& base_dir,
                                   const PolicySet& policies);
 
+// The `policies:` folder a configuration names (resolved against its directory), or
+// "" when it names none; read before the policies, which the full load needs.
+std::string DeploymentPoliciesDir(const std::string& path);
+
 // SQL identifiers from configuration: letters, digits and underscores, not starting
 // with a digit, at most 63 characters; optionally one "schema." prefix.
 bool IsValidIdentifier(const std::string& name, bool allow_schema = false);

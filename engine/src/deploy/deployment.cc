@@ -138,7 +138,9 @@ class DeploymentReader {
         src.pattern = r_.String(node, "filename").value_or("");
         try {
           std::regex check(src.pattern);
-          if (check.mark_count() < 1) r_.Error(node["filename"], "the filename pattern needs a group capturing the date");
+          const FactDefinition* def = policies_.vocabulary.Find(name);
+          if (def && def->type == FactType::kDate && check.mark_count() < 1)
+            r_.Error(node["filename"], "the filename pattern needs a group capturing the date (YYYYMMDD or YYYY-MM-DD)");
         } catch (const std::regex_error& e) {
           r_.Error(node["filename"], fmt::format("invalid filename pattern: {}", e.what()));
         }
@@ -302,6 +304,17 @@ DeploymentLoad LoadDeploymentText(const std::string& text, const std::string& fi
   YamlReader reader(file_name, &out.diagnostics);
   if (auto root = reader.ParseText(text)) DeploymentReader(&reader, policies, base_dir).Read(*root, &out.deployment);
   return out;
+}
+
+std::string DeploymentPoliciesDir(const std::string& path) {
+  try {
+    YAML::Node root = YAML::LoadFile(path);
+    if (!root.IsMap() || !root["policies"] || !root["policies"].IsScalar()) return "";
+    fs::path p = root["policies"].Scalar();
+    return p.is_absolute() ? p.string() : (fs::absolute(path).parent_path() / p).lexically_normal().string();
+  } catch (const YAML::Exception&) {
+    return "";  // the full load reports the error with its location
+  }
 }
 
 DeploymentLoad LoadDeployment(const std::string& path, const PolicySet& policies) {

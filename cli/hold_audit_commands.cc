@@ -1,0 +1,161 @@
+// retention hold add|release|list and retention audit verify|show.
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "common.h"
+#include "deployment_loader.h"
+
+namespace retention::cli {
+namespace {
+
+struct HoldOptions {
+  std::string config, policies, subject, key, binding, rule, store, reason;
+  int64_t id = 0;
+  bool all = false;
+};
+
+int RunHoldAdd(const HoldOptions& o) {
+  int given = !o.subject.empty() + !o.key.empty() + !o.rule.empty() + !o.store.empty();
+  if (given != 1) throw Exit{kExitBadInput, "give exactly one of --subject, --key (with --binding), --rule or --store"};
+  if (!o.key.empty() && o.binding.empty()) throw Exit{kExitBadInput, "--key needs --binding"};
+  auto loaded = LoadForCommand(o.config, o.policies, false, true);
+  OperatorHold::Kind kind = OperatorHold::Kind::kSubject;
+  std::string value = o.subject;
+  if (!o.key.empty()) {
+    if (!loaded->deployment.FindBinding(o.binding)) throw Exit{kExitBadInput, fmt::format("unknown binding '{}'", o.binding)};
+    kind = OperatorHold::Kind::kKey;
+    value = o.key;
+  } else if (!o.rule.empty()) {
+    const Rule* r = loaded->policies.policies.FindRule(o.rule);
+    if (!r) throw Exit{kExitBadInput, fmt::format("unknown rule '{}'", o.rule)};
+    kind = OperatorHold::Kind::kRule;
+    value = r->id;
+  } else if (!o.store.empty()) {
+    if (!loaded->deployment.FindStore(o.store)) throw Exit{kExitBadInput, fmt::format("unknown store '{}'", o.store)};
+    kind = OperatorHold::Kind::kStore;
+    value = o.store;
+  }
+  auto id = loaded->state->AddHold(kind, value, o.binding, o.reason);
+  if (!id.ok()) throw Exit{kExitBadInput, id.status().message()};
+  std::cout << fmt::format("hold {} placed on {} ({}): {}\n", *id, HoldKindName(kind),
+                           kind == OperatorHold::Kind::kSubject || kind == OperatorHold::Kind::kKey ? "stored as a digest"
+                                                                                                     : value,
+                           o.reason);
+  return kExitOk;
+}
+
+int RunHoldRelease(const HoldOptions& o) {
+  auto loaded = LoadForCommand(o.config, o.policies, false, true);
+  Status s = loaded->state->ReleaseHold(o.id, o.reason);
+  if (!s.ok()) throw Exit{kExitBadInput, s.message()};
+  std::cout << fmt::format("hold {} released: {}\n", o.id, o.reason);
+  return kExitOk;
+}
+
+int RunHoldList(const HoldOptions& o) {
+  auto loaded = LoadForCommand(o.config, o.policies, false, true);
+  auto holds = loaded->state->Holds(o.all);
+  if (!holds.ok()) throw Exit{kExitFailed, holds.status().message()};
+  std::cout << fmt::format("{:>4}  {:<8} {:<24} {:<20} {:<21} {}\n", "id", "kind", "on", "binding", "since", "reason");
+  for (const auto& h : *holds) {
+    bool digest = h.kind == OperatorHold::Kind::kSubject || h.kind == OperatorHold::Kind::kKey;
+    std::cout << fmt::format("{:>4}  {:<8} {:<24} {:<20} {:<21} {}{}\n", h.id, HoldKindName(h.kind),
+                             digest ? "digest " + h.value.substr(0, 12) + "…" : h.value, h.binding, h.created_at, h.reason,
+                             h.released_at.empty() ? "" : fmt::format(" (released {}: {})", h.released_at, h.release_reason));
+  }
+  if (holds->empty()) std::cout << "no active holds\n";
+  return kExitOk;
+}
+
+struct AuditOptions {
+  std::string config, policies, format = "text";
+  int64_t run = 0;
+};
+
+int RunAuditVerify(const AuditOptions& o) {
+  auto loaded = LoadForCommand(o.config, o.policies, false, true);
+  auto v = loaded->state->VerifyAudit();
+  if (!v.ok()) throw Exit{kExitFailed, v.status().message()};
+  if (!v->ok) {
+    std::cout << fmt::format("audit chain BROKEN at entry {}: {}\n", v->first_bad_id, v->problem);
+    return kExitFailed;
+  }
+  std::cout << fmt::format("audit chain verified: {} entries, head {}\n", v->entries, v->head);
+  return kExitOk;
+}
+
+int RunAuditShow(const AuditOptions& o) {
+  auto loaded = LoadForCommand(o.config, o.policies, false, true);
+  std::optional<int64_t> run;
+  if (o.run > 0) run = o.run;
+  auto entries = loaded->state->Audit(run);
+  if (!entries.ok()) throw Exit{kExitFailed, entries.status().message()};
+  if (o.format == "json") {
+    nlohmann::ordered_json j = nlohmann::ordered_json::array();
+    for (const auto& e : *entries)
+      j.push_back({{"id", e.id}, {"run_id", e.run_id}, {"time", e.time}, {"binding", e.binding}, {"rule_id", e.rule_id},
+                   {"action", e.action}, {"count", e.count}, {"key_digests", e.key_digests},
+                   {"policy_hash", e.policy_hash}, {"prev_hash", e.prev_hash}, {"hash", e.hash}});
+    std::cout << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::cout << fmt::format("{:>5} {:>4}  {:<20}  {:<32} {:<26} {:<12} {:>6}  {}\n", "entry", "run", "time", "binding",
+                           "rule", "action", "count", "hash");
+  for (const auto& e : *entries)
+    std::cout << fmt::format("{:>5} {:>4}  {:<20}  {:<32} {:<26} {:<12} {:>6}  {}…\n", e.id, e.run_id, e.time, e.binding,
+                             e.rule_id, e.action, e.count, e.hash.substr(0, 16));
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddHoldCommand(CLI::App& app, SetAction set_action) {
+  CLI::App* hold = app.add_subcommand("hold", "Operator holds: suspend every action on a subject, record, rule or store");
+  hold->require_subcommand(1);
+  auto o = std::make_shared<HoldOptions>();
+  CLI::App* add = hold->add_subcommand("add", "Place a hold (with a reason)");
+  add->add_option("--config,-c", o->config, "The deployment configuration")->required();
+  add->add_option("--subject", o->subject, "A person's identifier (e.g. a NIR); stored only as a digest");
+  add->add_option("--key", o->key, "A record's key in --binding; stored only as a digest");
+  add->add_option("--binding", o->binding, "The binding of --key");
+  add->add_option("--rule", o->rule, "A policy rule id or catalog id");
+  add->add_option("--store", o->store, "A store name");
+  add->add_option("--reason", o->reason, "Why (shown in plans, kept in the state database)")->required();
+  add->footer("Examples:\n  retention hold add -c deploy.yaml --subject 180017512345678 --reason \"demande CNIL n°42\"\n"
+              "  retention hold add -c deploy.yaml --rule F05.prestations --reason \"contrôle URSSAF en cours\"");
+  add->callback([o, set_action] { set_action([o] { return RunHoldAdd(*o); }); });
+
+  auto r = std::make_shared<HoldOptions>();
+  CLI::App* release = hold->add_subcommand("release", "Release a hold (with a reason)");
+  release->add_option("ID", r->id, "The hold's id (see `hold list`)")->required();
+  release->add_option("--config,-c", r->config, "The deployment configuration")->required();
+  release->add_option("--reason", r->reason, "Why it is released")->required();
+  release->callback([r, set_action] { set_action([r] { return RunHoldRelease(*r); }); });
+
+  auto l = std::make_shared<HoldOptions>();
+  CLI::App* list = hold->add_subcommand("list", "List active holds");
+  list->add_option("--config,-c", l->config, "The deployment configuration")->required();
+  list->add_flag("--all", l->all, "Include released holds");
+  list->callback([l, set_action] { set_action([l] { return RunHoldList(*l); }); });
+}
+
+void AddAuditCommand(CLI::App& app, SetAction set_action) {
+  CLI::App* audit = app.add_subcommand("audit", "The tamper-evident audit trail of applied batches");
+  audit->require_subcommand(1);
+  auto v = std::make_shared<AuditOptions>();
+  CLI::App* verify = audit->add_subcommand("verify", "Recompute the hash chain; name the first bad entry");
+  verify->add_option("--config,-c", v->config, "The deployment configuration")->required();
+  verify->footer("Exit codes: 0 verified, 1 broken (the first bad entry is named), 2 bad input.");
+  verify->callback([v, set_action] { set_action([v] { return RunAuditVerify(*v); }); });
+  auto s = std::make_shared<AuditOptions>();
+  CLI::App* show = audit->add_subcommand("show", "List audit entries (keys appear only as digests)");
+  show->add_option("--config,-c", s->config, "The deployment configuration")->required();
+  show->add_option("--run", s->run, "Only the entries of this run");
+  show->add_option("--format", s->format, "Output format")->check(CLI::IsMember({"text", "json"}));
+  show->callback([s, set_action] { set_action([s] { return RunAuditShow(*s); }); });
+}
+
+}  // namespace retention::cli

@@ -1,0 +1,157 @@
+// retention plan | run: the DPO's dry-run and the nightly job, one code path.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "common.h"
+#include "deployment_loader.h"
+#include "retention/run.h"
+#include "retention/secrets.h"
+
+namespace retention::cli {
+namespace {
+
+struct PlanRunOptions {
+  std::string config;
+  std::string policies;
+  std::string as_of;
+  std::vector<std::string> bindings;
+  std::string save;
+  std::string format = "text";
+  bool fast = false;
+  std::string approved;
+  bool allow_mass = false;
+};
+
+std::map<std::string, std::string> PseudonymiseKeys(const Deployment& d) {
+  std::map<std::string, std::string> keys;
+  for (const auto& b : d.bindings) {
+    if (!b.pseudonymise) continue;
+    auto k = LoadKey(b.pseudonymise->key_file, b.pseudonymise->key_env);
+    if (!k.ok()) throw Exit{kExitBadInput, fmt::format("binding {}: pseudonymisation key: {}", b.name, k.status().message())};
+    keys[b.name] = *k;
+  }
+  return keys;
+}
+
+int RunPlan(const PlanRunOptions& o) {
+  Date as_of = ParseAsOf(o.as_of, "--as-of");
+  bool has_state = false;
+  {
+    auto probe = LoadForCommand(o.config, o.policies, false, false);
+    has_state = std::filesystem::exists(probe->deployment.state_path);
+  }
+  auto loaded = LoadForCommand(o.config, o.policies, true, has_state);
+  for (const auto& b : o.bindings)
+    if (!loaded->deployment.FindBinding(b)) throw Exit{kExitBadInput, fmt::format("unknown binding '{}'", b)};
+  RunOptions ro;
+  ro.as_of = as_of;
+  ro.full_scan = !o.fast;
+  ro.only_bindings = o.bindings;
+  ro.progress = TerminalProgress();
+  auto out = PlanOrRun(loaded->deployment, loaded->policies.policies, *loaded->stores,
+                       loaded->state ? &*loaded->state : nullptr, ro);
+  if (!out.ok()) throw Exit{kExitFailed, out.status().message()};
+  std::string json = PlanToJson(out->plan);
+  if (!o.save.empty()) {
+    std::ofstream f(o.save);
+    f << json << "\n";
+    if (!f) throw Exit{kExitBadInput, fmt::format("cannot write {}", o.save)};
+  }
+  std::cout << (o.format == "json" ? json + "\n" : PlanToText(out->plan));
+  if (!o.save.empty() && o.format != "json")
+    std::cout << fmt::format("\nSaved to {}: review it, then `retention run --config {} --approved {}`.\n", o.save,
+                             o.config, o.save);
+  if (!has_state) std::cerr << "note: no state database yet, so operator holds were not checked\n";
+  return kExitOk;
+}
+
+int RunRun(const PlanRunOptions& o) {
+  std::optional<Date> as_of;
+  if (!o.as_of.empty()) as_of = ParseAsOf(o.as_of, "--as-of");
+  auto loaded = LoadForCommand(o.config, o.policies, true, true);
+  RunOptions ro;
+  ro.as_of = as_of;
+  ro.apply = true;
+  ro.allow_mass = o.allow_mass;
+  ro.only_bindings = o.bindings;
+  ro.progress = TerminalProgress();
+  ro.pseudonymise_keys = PseudonymiseKeys(loaded->deployment);
+  if (!o.approved.empty()) {
+    std::ifstream in(o.approved);
+    if (!in) throw Exit{kExitBadInput, fmt::format("cannot read {}", o.approved)};
+    std::stringstream text;
+    text << in.rdbuf();
+    auto plan = ParseApprovedPlan(text.str());
+    if (!plan.ok()) throw Exit{kExitBadInput, fmt::format("{}: {}", o.approved, plan.status().message())};
+    ro.approved = *plan;
+  }
+  auto out = PlanOrRun(loaded->deployment, loaded->policies.policies, *loaded->stores, &*loaded->state, ro);
+  if (!out.ok()) {
+    bool refused = out.status().code() == Status::Code::kFailedPrecondition;
+    throw Exit{refused ? kExitRefused : kExitFailed, out.status().message()};
+  }
+  std::cout << PlanToText(out->plan);
+  std::cout << fmt::format("\nRun #{} done. Certificate: {} (and {})\n", out->run_id, out->certificate_text,
+                           out->certificate_json);
+  if (out->guard_tripped) {
+    std::cerr << "retention: a guard stopped some bindings (see GUARD above); nothing was applied for them\n";
+    return kExitGuard;
+  }
+  return kExitOk;
+}
+
+void CommonOptions(CLI::App* cmd, PlanRunOptions* o) {
+  cmd->add_option("--config,-c", o->config, "The deployment configuration (YAML)")->required();
+  cmd->add_option("--policies", o->policies, "Policy folder (default: the configuration's `policies`, then ./policies)");
+  cmd->add_option("--binding,-b", o->bindings, "Only this binding (repeatable)");
+}
+
+}  // namespace
+
+void AddPlanRunCommands(CLI::App& app, SetAction set_action) {
+  auto o = std::make_shared<PlanRunOptions>();
+  CLI::App* plan = app.add_subcommand("plan", "Dry-run: what would be archived, pseudonymised, deleted, held, missing");
+  CommonOptions(plan, o.get());
+  plan->add_option("--as-of", o->as_of, "Plan as of this date, past or future (default: today)");
+  plan->add_option("--save", o->save, "Save the plan as JSON, to approve it for `run --approved`");
+  plan->add_option("--format", o->format, "Output format")->check(CLI::IsMember({"text", "json"}));
+  plan->add_flag("--fast", o->fast, "Push the due condition down to the stores (counts only what is due)");
+  plan->footer(R"(
+A plan evaluates every record of every binding and reports, per binding: rows, what is
+due per action (with sample keys), what is held (data-driven and operator holds),
+missing facts and manual rules. Nothing is changed. `retention run` makes the same plan.
+
+Examples:
+  retention plan --config examples/cpam/config.yaml
+  retention plan --config deploy.yaml --as-of 2027-01-01 --binding F05.prestations
+  retention plan --config deploy.yaml --save plan.json)");
+  plan->callback([o, set_action] { set_action([o] { return RunPlan(*o); }); });
+
+  auto r = std::make_shared<PlanRunOptions>();
+  CLI::App* run = app.add_subcommand("run", "Apply what is due: archive, pseudonymise, delete, with audit and guards");
+  CommonOptions(run, r.get());
+  run->add_option("--as-of", r->as_of, "Run as of this date (default: today; never in the future)");
+  run->add_option("--approved", r->approved, "A plan saved with `plan --save` and reviewed: act within its counts");
+  run->add_flag("--allow-mass", r->allow_mass, "Ignore the per-binding max_rows / max_fraction guards");
+  run->footer(R"(
+A run plans, checks the guards (per binding max_rows and max_fraction; above them the
+binding is skipped unless --approved covers it or --allow-mass), then applies in
+batches, one transaction each, re-checking every record (data and operator holds) as
+it is changed. Every batch is appended to the audit chain; a certificate is written.
+
+Exit codes: 0 done, 1 failed, 2 bad input, 3 a guard skipped a binding,
+            4 refused (future date, earlier than the last run, another run active,
+              approved plan made with other policies or configuration).
+
+Examples:
+  retention run --config examples/cpam/config.yaml
+  retention run --config deploy.yaml --approved plan.json)");
+  run->callback([r, set_action] { set_action([r] { return RunRun(*r); }); });
+}
+
+}  // namespace retention::cli
