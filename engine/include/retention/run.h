@@ -31,6 +31,8 @@ struct RunOptions {
   std::string certificate_dir;               // run: where certificates go ("" = beside the state database)
   std::function<void(const Progress&)> progress;
   std::map<std::string, std::string> pseudonymise_keys;  // binding → key
+  // Passed to Execute: every evaluated record (for reports and tests).
+  std::function<void(const Binding&, const RawRecord&, const Evaluation&, std::optional<Phase>)> on_record;
 };
 
 struct RunOutcome {

@@ -107,6 +107,8 @@ Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& poli
   Date today = o.clock->Today();
   Date as_of = o.as_of.value_or(today);
   RunOutcome out;
+  if (state)
+    if (Status s = state->ReloadHolds(); !s.ok()) return s;
   ExecuteOptions exec;
   exec.as_of = as_of;
   exec.only_bindings = o.only_bindings;
@@ -114,6 +116,7 @@ Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& poli
   exec.holds = state ? &state->holds() : nullptr;
   exec.progress = o.progress;
   exec.pseudonymise_keys = o.pseudonymise_keys;
+  exec.on_record = o.on_record;
   if (!o.apply) {
     auto plan = Execute(deployment, policies, stores, exec);
     if (!plan.ok()) return plan.status();
@@ -147,6 +150,7 @@ Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& poli
   out.run_id = *run_id;
 
   // The same plan as a dry-run, to check the guards.
+  exec.on_record = nullptr;
   auto dry = Execute(deployment, policies, stores, exec);
   if (!dry.ok()) {
     state->EndRun(out.run_id, "failed", "{}");
@@ -155,6 +159,7 @@ Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& poli
   ApplyGuards(*dry, deployment, o, &exec, &out.guard_tripped);
 
   exec.apply = true;
+  exec.on_record = o.on_record;
   exec.run_id = fmt::format("run-{}", out.run_id);
   exec.before_batch = [state] { return state->BeginBatch(); };
   exec.abort_batch = [state] { state->AbortBatch(); };

@@ -245,7 +245,9 @@ Result<int64_t> StateDb::AddHold(OperatorHold::Kind kind, const std::string& val
   Status s = impl_->Exec("INSERT INTO holds (kind, value, binding, reason, created_at) VALUES (?, ?, ?, ?, ?)",
                          {HoldKindName(kind), stored, binding, reason, NowUtc()});
   if (!s.ok()) return s;
-  return static_cast<int64_t>(sqlite3_last_insert_rowid(impl_->db));
+  int64_t id = static_cast<int64_t>(sqlite3_last_insert_rowid(impl_->db));
+  if (Status r = ReloadHolds(); !r.ok()) return r;
+  return id;
 }
 
 Status StateDb::ReleaseHold(int64_t id, const std::string& reason) {
@@ -255,8 +257,9 @@ Status StateDb::ReleaseHold(int64_t id, const std::string& reason) {
                           [&](const Row&) { active = true; });
   if (!s.ok()) return s;
   if (!active) return Status::NotFound(fmt::format("no active hold with id {}", id));
-  return impl_->Exec("UPDATE holds SET released_at = ?, release_reason = ? WHERE id = ?",
-                     {NowUtc(), reason, std::to_string(id)});
+  Status u = impl_->Exec("UPDATE holds SET released_at = ?, release_reason = ? WHERE id = ?",
+                         {NowUtc(), reason, std::to_string(id)});
+  return u.ok() ? ReloadHolds() : u;
 }
 
 Result<std::vector<OperatorHold>> StateDb::Holds(bool include_released) const {
