@@ -57,7 +57,7 @@ struct Plan {
   std::string config_hash;
   bool full_scan = false;
   std::vector<BindingPlan> bindings;
-  std::vector<const Rule*> manual_rules;  // every manual rule bound in this deployment
+  std::vector<const Rule*> manual_rules;  // the manual rules of every fiche the deployment binds
 };
 
 struct Progress {

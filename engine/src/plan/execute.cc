@@ -254,10 +254,14 @@ Result<Plan> Execute(const Deployment& deployment, const PolicySet& policies, co
     bp.store = b.store;
     bp.table = b.table;
     bp.archived_view = b.archived_view;
+    // The manual rules of every fiche this deployment binds: a person decides them.
+    if (const Policy* policy = policies.FindPolicyOf(*b.rule))
+      for (const auto& r : policy->rules)
+        if (r.manual && std::find(plan.manual_rules.begin(), plan.manual_rules.end(), &r) == plan.manual_rules.end())
+          plan.manual_rules.push_back(&r);
     if (b.rule->manual) {
       bp.manual = true;
       bp.manual_reason = b.rule->manual_reason;
-      plan.manual_rules.push_back(b.rule);
       plan.bindings.push_back(std::move(bp));
       continue;
     }

@@ -233,6 +233,9 @@ std::string PlanToJson(const Plan& plan) {
     bindings.push_back(x);
   }
   j["bindings"] = bindings;
+  ordered_json manual = ordered_json::array();
+  for (const Rule* r : plan.manual_rules) manual.push_back({{"rule", r->id}, {"reason", r->manual_reason}});
+  j["manual_rules"] = manual;
   return j.dump(2);
 }
 
@@ -284,6 +287,10 @@ std::string PlanToText(const Plan& plan) {
     }
     if (!b.guard.empty()) out += fmt::format("    GUARD: {}\n", b.guard);
     for (const auto& e : b.errors) out += fmt::format("    skipped {}\n", e);
+  }
+  if (!plan.manual_rules.empty()) {
+    out += "\nManual rules of these fiches (never acted on; a person decides):\n";
+    for (const Rule* r : plan.manual_rules) out += fmt::format("  {:<28} {}\n", r->id, r->manual_reason);
   }
   return out;
 }
