@@ -201,6 +201,7 @@ TEST_CASE("demo: guards trip, --allow-mass and approved plans; exit codes", "[e2
   INFO(guarded.out);
   CHECK(guarded.code == 3);
   CHECK(guarded.out.find("GUARD: ") != std::string::npos);
+  CHECK(guarded.out.find("rows/s") == std::string::npos);  // no progress line when not a terminal
   CHECK(demo.Db().One("SELECT COUNT(*) FROM immatriculations") == "300");  // nothing applied
   // An approved plan: applied within its counts, even when more became due since.
   Cli plan = Run("plan " + c + " --as-of 2026-11-22 --binding F01.droits --save " + (demo.dir / "plan.json"));
@@ -281,6 +282,13 @@ TEST_CASE("demo: audit tampering is detected and the entry named", "[e2e][audit]
     Cli bad = Run("audit verify " + c);
     CHECK(bad.code == 1);
     CHECK(bad.out.find("BROKEN at entry 3") != std::string::npos);
+  }
+  SECTION("the last entries removed") {
+    auto last = state.One("SELECT MAX(id) FROM audit");
+    state.Exec("DELETE FROM audit WHERE id = " + last);
+    Cli bad = Run("audit verify " + c);
+    CHECK(bad.code == 1);
+    CHECK(bad.out.find("BROKEN at entry " + last + ": run 1 recorded") != std::string::npos);
   }
   SECTION("a digest swapped for another key's") {
     state.Exec("UPDATE audit SET key_digests = replace(key_digests, substr(key_digests, 3, 8), 'deadbeef') WHERE id = 4");

@@ -75,7 +75,7 @@ TEST_CASE("postgres differential: pushdown and streaming decide identically on 1
 
   // Every binding, archives included, lives in the test's schema ("<schema>.wide_archive...").
   const std::string bindings = WideBindings("main", table);
-  CHECK(bindings.find("table: " + table + "_archive\n") != std::string::npos);
+  CHECK(bindings.find("table: " + table + "_archive}") != std::string::npos);
   std::string config = fmt::format(
       "state: state.db\ndeployment_facts: {{fin_urgence_sanitaire: 2023-01-31}}\n"
       "stores:\n  main: {{type: postgres, dsn_env: RETENTION_TEST_PG}}\nbindings:\n{}",

@@ -189,7 +189,15 @@ Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& poli
   out.certificate_text = (fs::path(dir) / fmt::format("run-{}.txt", out.run_id)).string();
   if (Status s = WriteCertificate(out, deployment, *state, out.certificate_json, out.certificate_text, status); !s.ok())
     return s;
-  if (Status s = state->EndRun(out.run_id, status, CountsJson(out.plan).dump()); !s.ok()) return s;
+  // The run records the chain's length and head: removing entries at the end of the
+  // chain (which the chain alone cannot show) is then detected too.
+  auto verification = state->VerifyAudit();
+  if (!verification.ok()) return verification.status();
+  ordered_json counts;
+  counts["bindings"] = CountsJson(out.plan);
+  counts["audit_entries"] = verification->entries;
+  counts["audit_head"] = verification->head;
+  if (Status s = state->EndRun(out.run_id, status, counts.dump()); !s.ok()) return s;
   return out;
 }
 

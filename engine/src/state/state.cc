@@ -387,6 +387,27 @@ Result<AuditVerification> StateDb::VerifyAudit() const {
     ++expected_id;
   }
   v.head = prev;
+  // Each finished run recorded the chain's length and head at its end.
+  auto runs = Runs();
+  if (!runs.ok()) return runs.status();
+  for (const auto& run : *runs) {
+    auto counts = nlohmann::json::parse(run.counts.empty() ? "{}" : run.counts, nullptr, false);
+    if (!counts.is_object() || !counts.contains("audit_entries")) continue;
+    int64_t n = counts["audit_entries"].get<int64_t>();
+    std::string head = counts.value("audit_head", "");
+    if (n > v.entries) {
+      v.ok = false;
+      v.first_bad_id = v.entries + 1;
+      v.problem = fmt::format("run {} recorded {} entries but the chain has {}: entries were removed", run.id, n, v.entries);
+      return v;
+    }
+    if (n > 0 && (*entries)[static_cast<size_t>(n - 1)].hash != head) {
+      v.ok = false;
+      v.first_bad_id = n;
+      v.problem = fmt::format("entry {} is not the head run {} recorded", n, run.id);
+      return v;
+    }
+  }
   return v;
 }
 
