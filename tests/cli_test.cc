@@ -14,16 +14,6 @@ struct Run {
   std::string out;  // stdout and stderr, interleaved
 };
 
-Run Cli(const std::string& args) {
-  std::string cmd = std::string(RETENTION_CLI) + " " + args + " --policies " RETENTION_SOURCE_DIR "/policies 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
 Run Raw(const std::string& args) {
   std::string cmd = std::string(RETENTION_CLI) + " " + args + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
@@ -33,6 +23,9 @@ Run Raw(const std::string& args) {
   int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
+
+// With the shipped policies.
+Run Cli(const std::string& args) { return Raw(args + " --policies " RETENTION_SOURCE_DIR "/policies"); }
 
 }  // namespace
 
