@@ -1,6 +1,6 @@
-// A plain libpq session for the PostgreSQL tests that set up many rows or compare SQL
-// results: connects to RETENTION_TEST_PG, owns a fresh schema (random name) and drops it
-// with CASCADE when it goes away, and loads rows with COPY FROM STDIN.
+// A plain libpq session for the PostgreSQL tests, to set up and check rows: connects to
+// RETENTION_TEST_PG, owns a fresh schema (random name) and drops it with CASCADE when it
+// goes away, and loads rows with COPY FROM STDIN.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -31,7 +31,7 @@ class PgSession {
     INFO(PQerrorMessage(conn_));
     REQUIRE(PQstatus(conn_) == CONNECTION_OK);
     PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
-    Exec("SET TimeZone = 'UTC'");
+    Exec("SET TimeZone = 'UTC'");  // the connector must not depend on the session that wrote the rows
     Exec("CREATE SCHEMA " + schema_);
   }
   ~PgSession() {
@@ -66,6 +66,13 @@ class PgSession {
       out.push_back(std::move(row));
     }
     PQclear(r);
+    return out;
+  }
+
+  // The first column of every row, NULL as "NULL".
+  std::vector<std::string> Column(const std::string& sql) {
+    std::vector<std::string> out;
+    for (const auto& row : Query(sql)) out.push_back(row.at(0).value_or("NULL"));
     return out;
   }
 

@@ -3,7 +3,6 @@
 // Execute, checks the rows left, and drops the schema.
 #include <catch2/catch.hpp>
 
-#include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <sys/stat.h>
@@ -14,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include "pg_session.h"
 #include "postgres/postgres_connector.h"
 #include "retention/connector.h"
 #include "retention/connectors.h"
@@ -31,8 +32,9 @@
 namespace {
 
 using namespace retention;
-using Cell = std::optional<std::string>;
-using Rows = std::vector<std::vector<Cell>>;
+using retention::testing::PgSession;
+using Cell = PgSession::Cell;
+using Strings = std::vector<std::string>;
 
 const PolicySet& Policies() {
   static const LoadResult loaded = LoadPolicies(RETENTION_SOURCE_DIR "/policies");
@@ -47,75 +49,60 @@ std::string RandomSuffix() {
   return fmt::format("{:016x}", gen());
 }
 
-// Direct libpq access for setting up and checking rows; owns the test's schema.
-class TestDb {
- public:
-  TestDb() : schema_("rt_" + RandomSuffix()) {
-    conn_ = PQconnectdb(std::getenv("RETENTION_TEST_PG"));
-    REQUIRE(PQstatus(conn_) == CONNECTION_OK);
-    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
-    Exec("SET TimeZone = 'UTC'");  // the connector must not depend on the session that wrote the rows
-    Exec("CREATE SCHEMA " + schema_);
-  }
-  ~TestDb() {
-    PGresult* r = PQexec(conn_, ("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE").c_str());
-    PQclear(r);
-    PQfinish(conn_);
-  }
-  TestDb(const TestDb&) = delete;
-  TestDb& operator=(const TestDb&) = delete;
+// CREATE TABLE and INSERT INTO ... VALUES for a table of the session's schema.
+void CreateTable(PgSession& db, const std::string& table, const std::string& columns) {
+  db.Exec(fmt::format("CREATE TABLE {} ({})", db.T(table), columns));
+}
 
-  const std::string& schema() const { return schema_; }
-  // A schema-qualified table name.
-  std::string T(const std::string& table) const { return schema_ + "." + table; }
+void Insert(PgSession& db, const std::string& table, const std::string& values) {
+  db.Exec(fmt::format("INSERT INTO {} VALUES {}", db.T(table), values));
+}
 
-  void Exec(const std::string& sql) {
-    PGresult* r = PQexec(conn_, sql.c_str());
-    ExecStatusType st = PQresultStatus(r);
-    std::string error = PQresultErrorMessage(r);
-    PQclear(r);
-    INFO(sql << ": " << error);
-    REQUIRE((st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK));
-  }
+// The ids left in a table of the session's schema, in order.
+Strings Ids(PgSession& db, const std::string& table) {
+  return db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T(table)));
+}
 
-  Rows Query(const std::string& sql) {
-    PGresult* r = PQexec(conn_, sql.c_str());
-    INFO(sql << ": " << PQresultErrorMessage(r));
-    REQUIRE(PQresultStatus(r) == PGRES_TUPLES_OK);
-    Rows out;
-    for (int i = 0; i < PQntuples(r); ++i) {
-      std::vector<Cell> row;
-      for (int c = 0; c < PQnfields(r); ++c)
-        row.push_back(PQgetisnull(r, i, c) ? Cell() : Cell(PQgetvalue(r, i, c)));
-      out.push_back(std::move(row));
-    }
-    PQclear(r);
-    return out;
-  }
+void RequireOk(const Status& status) {
+  INFO(status.message());
+  REQUIRE(status.ok());
+}
 
-  // The first column of every row, NULL as "NULL".
-  std::vector<std::string> Column(const std::string& sql) {
-    std::vector<std::string> out;
-    for (const auto& row : Query(sql)) out.push_back(row.at(0).value_or("NULL"));
-    return out;
-  }
-
-  std::string Scalar(const std::string& sql) {
-    auto rows = Query(sql);
-    REQUIRE(rows.size() == 1);
-    return rows[0].at(0).value_or("NULL");
-  }
-
- private:
-  std::string schema_;
-  PGconn* conn_ = nullptr;
-};
+template <typename T>
+T Value(Result<T> result) {
+  RequireOk(result.status());
+  return std::move(result).value();
+}
 
 const char* kStores =
     "state: state.db\n"
     "stores:\n"
     "  main: {type: postgres, dsn_env: RETENTION_TEST_PG}\n"
     "bindings:\n";
+
+// One binding of the deployment text, in store main keyed by id; empty fields are left out.
+struct BindingText {
+  std::string rule;
+  std::string name;
+  std::string table;
+  std::string batch_size;
+  std::string subject;
+  std::string facts;  // what follows "facts:", a flow mapping or an indented block (starting with "\n")
+  std::string archive;
+  std::string pseudonymise;
+};
+
+const char* kFinDroits = "{fin_droits: fin_droits}";
+
+std::string Yaml(const BindingText& b) {
+  auto field = [](const char* name, const std::string& value) {
+    return value.empty() ? "" : fmt::format("    {}: {}\n", name, value);
+  };
+  return "  - rule: " + b.rule + "\n" + field("name", b.name) + field("store", "main") + field("table", b.table) +
+         field("key", "id") + field("batch_size", b.batch_size) + field("subject", b.subject) +
+         (!b.facts.empty() && b.facts.front() == '\n' ? "    facts:" + b.facts + "\n" : field("facts", b.facts)) +
+         field("archive", b.archive) + field("pseudonymise", b.pseudonymise);
+}
 
 DeploymentLoad LoadText(const std::string& bindings) {
   return LoadDeploymentText(std::string(kStores) + bindings, "deployment.yaml",
@@ -139,21 +126,27 @@ Stores Open(const Deployment& deployment) {
   ConnectorRegistry registry;
   RegisterBuiltinConnectors(registry);
   REQUIRE(registry.Has("postgres"));
-  auto stores = Stores::Open(deployment, registry);
-  INFO(stores.status().message());
-  REQUIRE(stores.ok());
-  return std::move(stores).value();
+  return Value(Stores::Open(deployment, registry));
 }
 
-std::unique_ptr<Connector> Connect() {
+// Open, and every binding's table and columns are there.
+Stores OpenValidated(const Deployment& deployment) {
+  Stores stores = Open(deployment);
+  CHECK(ValidateSchemas(deployment, stores).empty());
+  return stores;
+}
+
+StoreConfig MainStore() {
   StoreConfig store;
   store.name = "main";
   store.type = "postgres";
+  return store;
+}
+
+std::unique_ptr<Connector> Connect() {
+  StoreConfig store = MainStore();
   store.dsn_env = "RETENTION_TEST_PG";
-  auto c = OpenPostgresConnector(store);
-  INFO(c.status().message());
-  REQUIRE(c.ok());
-  return std::move(c).value();
+  return Value(OpenPostgresConnector(store));
 }
 
 Date D(const char* text) {
@@ -177,10 +170,7 @@ Plan Run(const Deployment& deployment, const Stores& stores, const char* as_of, 
   options.run_id = fmt::format("run-{}", as_of);
   options.pseudonymise_keys = o.keys;
   options.only_bindings = o.only;
-  auto plan = Execute(deployment, Policies(), stores, options);
-  INFO(plan.status().message());
-  REQUIRE(plan.ok());
-  return std::move(plan).value();
+  return Value(Execute(deployment, Policies(), stores, options));
 }
 
 const BindingPlan& Of(const Plan& plan, const std::string& name) {
@@ -214,21 +204,21 @@ std::string HmacHex(const std::string& key, const std::string& value) {
   return out;
 }
 
-using Strings = std::vector<std::string>;
-
 }  // namespace
 
 TEST_CASE("postgres: the connection string comes from the environment or an owner-only file", "[postgres]") {
   const std::string secret = "pw-" + RandomSuffix();
-  StoreConfig store;
-  store.name = "main";
-  store.type = "postgres";
+  StoreConfig store = MainStore();
+  // Opening `store` fails: the message.
+  auto open_error = [&] {
+    auto c = OpenPostgresConnector(store);
+    REQUIRE_FALSE(c.ok());
+    return c.status().message();
+  };
 
   SECTION("an unset variable is a clear error") {
     store.dsn_env = "RETENTION_TEST_PG_NOT_SET_" + RandomSuffix();
-    auto c = OpenPostgresConnector(store);
-    REQUIRE_FALSE(c.ok());
-    CHECK_THAT(c.status().message(), Catch::Contains(store.dsn_env) && Catch::Contains("not set"));
+    CHECK_THAT(open_error(), Catch::Contains(store.dsn_env) && Catch::Contains("not set"));
   }
 
   SECTION("a dsn_file readable by others is refused, an owner-only one is used") {
@@ -239,10 +229,9 @@ TEST_CASE("postgres: the connection string comes from the environment or an owne
     }
     store.dsn_file = path.string();
     ::chmod(path.c_str(), 0644);
-    auto refused = OpenPostgresConnector(store);
-    REQUIRE_FALSE(refused.ok());
-    CHECK_THAT(refused.status().message(), Catch::Contains("owner-only") && Catch::Contains(path.string()));
-    CHECK_THAT(refused.status().message(), !Catch::Contains(secret) && !Catch::Contains("port="));
+    const std::string refused = open_error();
+    CHECK_THAT(refused, Catch::Contains("owner-only") && Catch::Contains(path.string()));
+    CHECK_THAT(refused, !Catch::Contains(secret) && !Catch::Contains("port="));
     ::chmod(path.c_str(), 0640);
     CHECK_FALSE(OpenPostgresConnector(store).ok());
     ::chmod(path.c_str(), 0600);
@@ -256,39 +245,32 @@ TEST_CASE("postgres: the connection string comes from the environment or an owne
     const std::string var = "RETENTION_TEST_PG_BAD_" + RandomSuffix();
     store.dsn_env = var;
     ::setenv(var.c_str(), ("host=127.0.0.1 port=1 user=postgres connect_timeout=3 password=" + secret).c_str(), 1);
-    auto unreachable = OpenPostgresConnector(store);
-    REQUIRE_FALSE(unreachable.ok());
-    CHECK_THAT(unreachable.status().message(), Catch::Contains("store 'main'") && !Catch::Contains(secret));
+    CHECK_THAT(open_error(), Catch::Contains("store 'main'") && !Catch::Contains(secret));
     ::setenv(var.c_str(), ("host=127.0.0.1 password " + secret).c_str(), 1);
-    auto malformed = OpenPostgresConnector(store);
-    REQUIRE_FALSE(malformed.ok());
-    CHECK_THAT(malformed.status().message(), Catch::Contains("not a valid") && !Catch::Contains(secret));
+    CHECK_THAT(open_error(), Catch::Contains("not a valid") && !Catch::Contains(secret));
     ::unsetenv(var.c_str());
   }
 }
 
 TEST_CASE("postgres: Describe and ValidateSchemas locate a missing column", "[postgres]") {
-  TestDb db;
-  db.Exec(fmt::format(
-      "CREATE TABLE {} (id integer PRIMARY KEY, nir character varying(15), fin_droits date, montant numeric(10,2), "
-      "code character(3), maj timestamp with time zone)",
-      db.T("droits")));
+  PgSession db;
+  CreateTable(db, "droits",
+              "id integer PRIMARY KEY, nir character varying(15), fin_droits date, montant numeric(10,2), "
+              "code character(3), maj timestamp with time zone");
   auto c = Connect();
 
-  auto columns = c->Describe(db.T("droits"));
-  INFO(columns.status().message());
-  REQUIRE(columns.ok());
-  REQUIRE(columns->size() == 6);
-  CHECK((*columns)[0].name == "id");
-  CHECK((*columns)[0].type == "integer");
-  CHECK((*columns)[0].primary_key);
-  CHECK((*columns)[1].name == "nir");
-  CHECK((*columns)[1].type == "character varying(15)");
-  CHECK_FALSE((*columns)[1].primary_key);
-  CHECK((*columns)[2].type == "date");
-  CHECK((*columns)[3].type == "numeric(10,2)");
-  CHECK((*columns)[4].type == "character(3)");
-  CHECK((*columns)[5].type == "timestamp with time zone");
+  auto columns = Value(c->Describe(db.T("droits")));
+  REQUIRE(columns.size() == 6);
+  CHECK(columns[0].name == "id");
+  CHECK(columns[0].type == "integer");
+  CHECK(columns[0].primary_key);
+  CHECK(columns[1].name == "nir");
+  CHECK(columns[1].type == "character varying(15)");
+  CHECK_FALSE(columns[1].primary_key);
+  CHECK(columns[2].type == "date");
+  CHECK(columns[3].type == "numeric(10,2)");
+  CHECK(columns[4].type == "character(3)");
+  CHECK(columns[5].type == "timestamp with time zone");
 
   auto missing = c->Describe(db.T("nope"));
   REQUIRE_FALSE(missing.ok());
@@ -297,26 +279,10 @@ TEST_CASE("postgres: Describe and ValidateSchemas locate a missing column", "[po
   // Without a schema the table is looked up in the current schema (public), not here.
   CHECK(c->Describe("droits").status().code() == Status::Code::kNotFound);
 
-  Deployment d = Load(fmt::format(
-      "  - rule: F01.droits\n"
-      "    store: main\n"
-      "    table: {0}\n"
-      "    key: id\n"
-      "    subject: nir\n"
-      "    facts: {{fin_droits: fin_droit}}\n"
-      "  - rule: F01.droits\n"
-      "    name: good\n"
-      "    store: main\n"
-      "    table: {0}\n"
-      "    key: id\n"
-      "    facts: {{fin_droits: fin_droits}}\n"
-      "  - rule: F01.droits\n"
-      "    name: absent\n"
-      "    store: main\n"
-      "    table: {1}\n"
-      "    key: id\n"
-      "    facts: {{fin_droits: fin_droits}}\n",
-      db.T("droits"), db.T("absent")));
+  Deployment d = Load(
+      Yaml({.rule = "F01.droits", .table = db.T("droits"), .subject = "nir", .facts = "{fin_droits: fin_droit}"}) +
+      Yaml({.rule = "F01.droits", .name = "good", .table = db.T("droits"), .facts = kFinDroits}) +
+      Yaml({.rule = "F01.droits", .name = "absent", .table = db.T("absent"), .facts = kFinDroits}));
   Stores stores = Open(d);
   Diagnostics diagnostics = ValidateSchemas(d, stores);
   INFO(Messages(diagnostics));
@@ -331,15 +297,10 @@ TEST_CASE("postgres: Describe and ValidateSchemas locate a missing column", "[po
 }
 
 TEST_CASE("postgres: a hostile table name is refused when the configuration is loaded", "[postgres]") {
-  TestDb db;
-  db.Exec(fmt::format("CREATE TABLE {} (id integer PRIMARY KEY)", db.T("y")));
-  DeploymentLoad load = LoadText(fmt::format(
-      "  - rule: F01.droits\n"
-      "    store: main\n"
-      "    table: \"x; DROP TABLE {}\"\n"
-      "    key: id\n"
-      "    facts: {{fin_droits: fin_droits}}\n",
-      db.T("y")));
+  PgSession db;
+  CreateTable(db, "y", "id integer PRIMARY KEY");
+  DeploymentLoad load =
+      LoadText(Yaml({.rule = "F01.droits", .table = "\"x; DROP TABLE " + db.T("y") + "\"", .facts = kFinDroits}));
   REQUIRE(HasErrors(load.diagnostics));
   INFO(Messages(load.diagnostics));
   bool located = false;
@@ -350,34 +311,20 @@ TEST_CASE("postgres: a hostile table name is refused when the configuration is l
   // Nothing ran: the table is still there.
   CHECK(db.Scalar(fmt::format("SELECT to_regclass('{}') IS NOT NULL", db.T("y"))) == "t");
 
-  DeploymentLoad sql_fact = LoadText(fmt::format(
-      "  - rule: F01.droits\n"
-      "    store: main\n"
-      "    table: {}\n"
-      "    key: id\n"
-      "    facts: {{fin_droits: {{sql: \"SELECT 1; DROP TABLE y\"}}}}\n",
-      db.T("y")));
+  DeploymentLoad sql_fact = LoadText(
+      Yaml({.rule = "F01.droits", .table = db.T("y"), .facts = "{fin_droits: {sql: \"SELECT 1; DROP TABLE y\"}}"}));
   CHECK(HasErrors(sql_fact.diagnostics));
 }
 
 TEST_CASE("postgres: F01.droits rows are deleted the day after fin_droits + 3 years", "[postgres]") {
-  TestDb db;
-  db.Exec(fmt::format("CREATE TABLE {} (id integer PRIMARY KEY, nir text, fin_droits date)", db.T("droits")));
+  PgSession db;
+  CreateTable(db, "droits", "id integer PRIMARY KEY, nir text, fin_droits date");
   // as_of 2025-03-01: due when fin_droits + 3y < as_of, i.e. fin_droits <= 2022-02-28.
-  db.Exec(fmt::format(
-      "INSERT INTO {} VALUES (1, '1800101000001', '2022-02-28'), (2, '1800101000002', '2022-03-01'), "
-      "(3, '1800101000003', '2010-01-01'), (4, '1800101000004', '2030-01-01'), (5, '1800101000005', NULL)",
-      db.T("droits")));
-  Deployment d = Load(fmt::format(
-      "  - rule: F01.droits\n"
-      "    store: main\n"
-      "    table: {}\n"
-      "    key: id\n"
-      "    subject: nir\n"
-      "    facts: {{fin_droits: fin_droits}}\n",
-      db.T("droits")));
-  Stores stores = Open(d);
-  CHECK(ValidateSchemas(d, stores).empty());
+  Insert(db, "droits",
+         "(1, '1800101000001', '2022-02-28'), (2, '1800101000002', '2022-03-01'), "
+         "(3, '1800101000003', '2010-01-01'), (4, '1800101000004', '2030-01-01'), (5, '1800101000005', NULL)");
+  Deployment d = Load(Yaml({.rule = "F01.droits", .table = db.T("droits"), .subject = "nir", .facts = kFinDroits}));
+  Stores stores = OpenValidated(d);
 
   Plan plan = Run(d, stores, "2025-03-01");
   const BindingPlan& b = Of(plan, "F01.droits");
@@ -385,7 +332,7 @@ TEST_CASE("postgres: F01.droits rows are deleted the day after fin_droits + 3 ye
   CHECK(b.exact_pushdown);
   CHECK(b.scanned == 2);  // the predicate ran in PostgreSQL
   CHECK(Due(b, Phase::kDelete) == 2);
-  CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("droits"))) == Strings{"1", "2", "3", "4", "5"});
+  CHECK(Ids(db, "droits") == Strings{"1", "2", "3", "4", "5"});
 
   Plan full = Run(d, stores, "2025-03-01", {.full_scan = true});
   const BindingPlan& fb = Of(full, "F01.droits");
@@ -396,38 +343,31 @@ TEST_CASE("postgres: F01.droits rows are deleted the day after fin_droits + 3 ye
 
   Plan run = Run(d, stores, "2025-03-01", {.apply = true});
   CHECK(Applied(Of(run, "F01.droits"), Phase::kDelete) == 2);
-  CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("droits"))) == Strings{"2", "4", "5"});
+  CHECK(Ids(db, "droits") == Strings{"2", "4", "5"});
 
   // A day later the boundary record is due.
   Plan next = Run(d, stores, "2025-03-02", {.apply = true});
   CHECK(Due(Of(next, "F01.droits"), Phase::kDelete) == 1);
-  CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("droits"))) == Strings{"4", "5"});
+  CHECK(Ids(db, "droits") == Strings{"4", "5"});
 }
 
 TEST_CASE("postgres: F05.prestations are archived in the same database, then deleted from the archive",
           "[postgres]") {
-  TestDb db;
-  db.Exec(fmt::format(
-      "CREATE TABLE {} (id bigint PRIMARY KEY, nir character varying(15), date_versement date, "
-      "montant numeric(10,2), libelle text)",
-      db.T("prestations")));
+  PgSession db;
+  CreateTable(db, "prestations",
+              "id bigint PRIMARY KEY, nir character varying(15), date_versement date, "
+              "montant numeric(10,2), libelle text");
   // Archive due when date_versement + 3y < as_of; delete when date_versement + 13y < as_of.
-  db.Exec(fmt::format(
-      "INSERT INTO {} VALUES (1, '1800101000001', '2022-06-14', 12.50, 'consultation é'), "
-      "(2, '1800101000002', '2022-06-15', 99.99, 'pharmacie')",
-      db.T("prestations")));
-  Deployment d = Load(fmt::format(
-      "  - rule: F05.prestations\n"
-      "    store: main\n"
-      "    table: {}\n"
-      "    key: id\n"
-      "    subject: nir\n"
-      "    facts: {{date_versement: date_versement}}\n"
-      "    archive: {{store: main, table: {}}}\n",
-      db.T("prestations"), db.T("prestations_archive")));
-  Stores stores = Open(d);
-  CHECK(ValidateSchemas(d, stores).empty());
+  Insert(db, "prestations",
+         "(1, '1800101000001', '2022-06-14', 12.50, 'consultation é'), "
+         "(2, '1800101000002', '2022-06-15', 99.99, 'pharmacie')");
   const std::string source = db.T("prestations"), archive = db.T("prestations_archive");
+  Deployment d = Load(Yaml({.rule = "F05.prestations",
+                            .table = source,
+                            .subject = "nir",
+                            .facts = "{date_versement: date_versement}",
+                            .archive = fmt::format("{{store: main, table: {}}}", archive)}));
+  Stores stores = OpenValidated(d);
 
   Plan plan = Run(d, stores, "2025-06-15");
   CHECK(Due(Of(plan, "F05.prestations"), Phase::kArchive) == 1);
@@ -435,7 +375,7 @@ TEST_CASE("postgres: F05.prestations are archived in the same database, then del
 
   Plan run = Run(d, stores, "2025-06-15", {.apply = true});
   CHECK(Applied(Of(run, "F05.prestations"), Phase::kArchive) == 1);
-  CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", source)) == Strings{"2"});
+  CHECK(Ids(db, "prestations") == Strings{"2"});
   auto rows = db.Query(fmt::format(
       "SELECT id, nir, date_versement, montant, libelle, archived_at, rule_id, run_id FROM {} ORDER BY id", archive));
   REQUIRE(rows.size() == 1);
@@ -443,12 +383,10 @@ TEST_CASE("postgres: F05.prestations are archived in the same database, then del
                                      "F05.prestations", "run-2025-06-15"});
   // The archive table keeps the source's types and is keyed by the source's key.
   auto c = Connect();
-  auto columns = c->Describe(archive);
-  REQUIRE(columns.ok());
-  CHECK((*columns)[0].primary_key);
-  CHECK((*columns)[3].type == "numeric(10,2)");
-  CHECK((*columns)[1].type == "character varying(15)");
-
+  auto columns = Value(c->Describe(archive));
+  CHECK(columns[0].primary_key);
+  CHECK(columns[3].type == "numeric(10,2)");
+  CHECK(columns[1].type == "character varying(15)");
   // Run again: nothing left to do.
   Plan again = Run(d, stores, "2025-06-15", {.apply = true});
   CHECK(Of(again, "F05.prestations").DueTotal() == 0);
@@ -458,7 +396,7 @@ TEST_CASE("postgres: F05.prestations are archived in the same database, then del
   Plan later = Run(d, stores, "2035-06-14", {.apply = true});
   CHECK(Applied(Of(later, "F05.prestations"), Phase::kArchive) == 1);
   CHECK(Due(Of(later, "F05.prestations@archive"), Phase::kDelete) == 0);
-  CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", archive)) == Strings{"1", "2"});
+  CHECK(Ids(db, "prestations_archive") == Strings{"1", "2"});
   CHECK(db.Scalar(fmt::format("SELECT COUNT(*) FROM {}", source)) == "0");
 
   // The day after: record 1 is deleted from the archive, record 2 stays.
@@ -466,11 +404,11 @@ TEST_CASE("postgres: F05.prestations are archived in the same database, then del
   CHECK(Due(Of(plan_delete, "F05.prestations@archive"), Phase::kDelete) == 1);
   Plan last = Run(d, stores, "2035-06-15", {.apply = true});
   CHECK(Applied(Of(last, "F05.prestations@archive"), Phase::kDelete) == 1);
-  CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", archive)) == Strings{"2"});
+  CHECK(Ids(db, "prestations_archive") == Strings{"2"});
 }
 
 TEST_CASE("postgres: WriteArchive twice with the same rows adds no duplicate", "[postgres]") {
-  TestDb db;
+  PgSession db;
   auto c = Connect();
   ArchiveRows rows;
   rows.table = db.T("copies");
@@ -480,16 +418,12 @@ TEST_CASE("postgres: WriteArchive twice with the same rows adds no duplicate", "
   rows.rule_id = "F05.prestations";
   rows.run_id = "run-1";
   rows.archived_at = D("2025-06-15");
-  Status first = c->WriteArchive(rows);
-  INFO(first.message());
-  REQUIRE(first.ok());
+  RequireOk(c->WriteArchive(rows));
   // The same rows again (a retried run), one of them changed meanwhile: what is there stays.
   rows.rows[0][1] = Cell("changed");
   rows.run_id = "run-2";
   rows.rows.push_back({Cell("3"), Cell("1800101000003"), Cell("2021-02-03")});
-  Status second = c->WriteArchive(rows);
-  INFO(second.message());
-  REQUIRE(second.ok());
+  RequireOk(c->WriteArchive(rows));
   auto stored = db.Query(fmt::format("SELECT id, nir, paid, archived_at, rule_id, run_id FROM {} ORDER BY id", rows.table));
   REQUIRE(stored.size() == 3);
   CHECK(stored[0] == std::vector<Cell>{"1", "1800101000001", "2020-01-01", "2025-06-15", "F05.prestations", "run-1"});
@@ -499,33 +433,26 @@ TEST_CASE("postgres: WriteArchive twice with the same rows adds no duplicate", "
 }
 
 TEST_CASE("postgres: F55.accompagnement is pseudonymised once, with keyed tokens", "[postgres]") {
-  TestDb db;
+  PgSession db;
   const std::string nir = "1850775123456";
-  for (const char* table : {"acc_a", "acc_b", "acc_c"}) {
-    db.Exec(fmt::format(
-        "CREATE TABLE {} (id integer PRIMARY KEY, nir character varying(64), nom text, cloture date, "
-        "pseudonymised_at date)",
-        db.T(table)));
-    // as_of 2025-06-15: pseudonymise when cloture + 18m < as_of, i.e. cloture <= 2023-12-14.
-    db.Exec(fmt::format("INSERT INTO {} VALUES (1, '{}', 'Martin', '2023-12-14', NULL), "
-                        "(2, '2900101000002', 'Durand', '2023-12-15', NULL)",
-                        db.T(table), nir));
-  }
   std::string bindings;
-  for (const char* table : {"acc_a", "acc_b", "acc_c"})
-    bindings += fmt::format(
-        "  - rule: F55.accompagnement\n"
-        "    name: {}\n"
-        "    store: main\n"
-        "    table: {}\n"
-        "    key: id\n"
-        "    subject: nir\n"
-        "    facts: {{cloture: cloture}}\n"
-        "    pseudonymise: {{columns: [nir], marker: pseudonymised_at, key_env: RETENTION_TEST_PSEUDONYM_KEY}}\n",
-        table, db.T(table));
+  for (const char* table : {"acc_a", "acc_b", "acc_c"}) {
+    CreateTable(db, table,
+                "id integer PRIMARY KEY, nir character varying(64), nom text, cloture date, pseudonymised_at date");
+    // as_of 2025-06-15: pseudonymise when cloture + 18m < as_of, i.e. cloture <= 2023-12-14.
+    Insert(db, table,
+           fmt::format("(1, '{}', 'Martin', '2023-12-14', NULL), (2, '2900101000002', 'Durand', '2023-12-15', NULL)",
+                       nir));
+    bindings += Yaml({.rule = "F55.accompagnement",
+                      .name = table,
+                      .table = db.T(table),
+                      .subject = "nir",
+                      .facts = "{cloture: cloture}",
+                      .pseudonymise =
+                          "{columns: [nir], marker: pseudonymised_at, key_env: RETENTION_TEST_PSEUDONYM_KEY}"});
+  }
   Deployment d = Load(bindings);
-  Stores stores = Open(d);
-  CHECK(ValidateSchemas(d, stores).empty());
+  Stores stores = OpenValidated(d);
   const std::map<std::string, std::string> keys = {{"acc_a", "key-one"}, {"acc_b", "key-one"}, {"acc_c", "key-two"}};
 
   Plan plan = Run(d, stores, "2025-06-15", {.keys = keys});
@@ -561,45 +488,41 @@ TEST_CASE("postgres: F55.accompagnement is pseudonymised once, with keyed tokens
   // Three years after the pseudonymisation phase began, row 1 is deleted.
   Plan purge = Run(d, stores, "2028-06-15", {.apply = true, .keys = keys});
   CHECK(Applied(Of(purge, "acc_a"), Phase::kDelete) == 1);
-  CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("acc_a"))) == Strings{"2"});
+  CHECK(Ids(db, "acc_a") == Strings{"2"});
 }
 
 TEST_CASE("postgres: an SQL fact over a related table (F04.victime)", "[postgres]") {
-  TestDb db;
-  db.Exec(fmt::format(
-      "CREATE TABLE {} (id integer PRIMARY KEY, nir text, ayants_droit boolean, contentieux boolean, "
-      "decision_definitive date, deces date)",
-      db.T("victimes")));
-  db.Exec(fmt::format(
-      "CREATE TABLE {} (id serial PRIMARY KEY, victime_id integer NOT NULL REFERENCES {} (id) ON DELETE CASCADE, "
-      "fin_droits date)",
-      db.T("ayants_droit"), db.T("victimes")));
+  PgSession db;
+  CreateTable(db, "victimes",
+              "id integer PRIMARY KEY, nir text, ayants_droit boolean, contentieux boolean, "
+              "decision_definitive date, deces date");
+  CreateTable(db, "ayants_droit",
+              fmt::format("id serial PRIMARY KEY, victime_id integer NOT NULL REFERENCES {} (id) ON DELETE CASCADE, "
+                          "fin_droits date",
+                          db.T("victimes")));
   // as_of 2025-06-15. With dependants: due when MAX(fin_droits) + 5y < as_of, i.e. <= 2020-06-14.
   // Without: due when deces + 20y < as_of, i.e. deces <= 2005-06-14.
-  db.Exec(fmt::format(
-      "INSERT INTO {} VALUES (1, 'v1', TRUE, FALSE, NULL, NULL), (2, 'v2', TRUE, FALSE, NULL, NULL), "
-      "(3, 'v3', FALSE, FALSE, NULL, '2005-06-14'), (4, 'v4', TRUE, TRUE, NULL, NULL), "
-      "(5, 'v5', FALSE, FALSE, NULL, '2005-06-15')",
-      db.T("victimes")));
+  Insert(db, "victimes",
+         "(1, 'v1', TRUE, FALSE, NULL, NULL), (2, 'v2', TRUE, FALSE, NULL, NULL), "
+         "(3, 'v3', FALSE, FALSE, NULL, '2005-06-14'), (4, 'v4', TRUE, TRUE, NULL, NULL), "
+         "(5, 'v5', FALSE, FALSE, NULL, '2005-06-15')");
   db.Exec(fmt::format(
       "INSERT INTO {} (victime_id, fin_droits) VALUES (1, '2015-01-01'), (1, '2020-06-14'), (2, '2010-01-01'), "
       "(2, '2020-06-15'), (4, '2000-01-01')",
       db.T("ayants_droit")));
-  Deployment d = Load(fmt::format(
-      "  - rule: F04.victime\n"
-      "    store: main\n"
-      "    table: {}\n"
-      "    key: id\n"
-      "    subject: nir\n"
-      "    facts:\n"
-      "      ayants_droit: ayants_droit\n"
-      "      extinction_droits_ayants_droit: {{sql: \"SELECT MAX(d.fin_droits) FROM {} d WHERE d.victime_id = t.id\"}}\n"
-      "      contentieux: contentieux\n"
-      "      decision_definitive: decision_definitive\n"
-      "      deces: deces\n",
-      db.T("victimes"), db.T("ayants_droit")));
-  Stores stores = Open(d);
-  CHECK(ValidateSchemas(d, stores).empty());
+  Deployment d = Load(Yaml({.rule = "F04.victime",
+                            .table = db.T("victimes"),
+                            .subject = "nir",
+                            .facts = fmt::format(
+                                "\n"
+                                "      ayants_droit: ayants_droit\n"
+                                "      extinction_droits_ayants_droit: {{sql: \"SELECT MAX(d.fin_droits) FROM {} d "
+                                "WHERE d.victime_id = t.id\"}}\n"
+                                "      contentieux: contentieux\n"
+                                "      decision_definitive: decision_definitive\n"
+                                "      deces: deces",
+                                db.T("ayants_droit"))}));
+  Stores stores = OpenValidated(d);
 
   Plan plan = Run(d, stores, "2025-06-15");
   const BindingPlan& b = Of(plan, "F04.victime");
@@ -616,31 +539,24 @@ TEST_CASE("postgres: an SQL fact over a related table (F04.victime)", "[postgres
 
   Plan run = Run(d, stores, "2025-06-15", {.apply = true});
   CHECK(Applied(Of(run, "F04.victime"), Phase::kDelete) == 2);
-  CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("victimes"))) == Strings{"2", "4", "5"});
+  CHECK(Ids(db, "victimes") == Strings{"2", "4", "5"});
   CHECK(db.Column(fmt::format("SELECT DISTINCT victime_id FROM {} ORDER BY 1", db.T("ayants_droit"))) ==
         Strings{"2", "4"});
 
   // The next day the last dependant's five years are over for victim 2, and victim 5's twenty.
   Plan next = Run(d, stores, "2025-06-16", {.apply = true});
   CHECK(Applied(Of(next, "F04.victime"), Phase::kDelete) == 2);
-  CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("victimes"))) == Strings{"4"});
+  CHECK(Ids(db, "victimes") == Strings{"4"});
 }
 
 TEST_CASE("postgres: a timestamptz date fact reduces to its Europe/Paris date", "[postgres]") {
-  TestDb db;
-  db.Exec(fmt::format("CREATE TABLE {} (id integer PRIMARY KEY, fin_droits timestamp with time zone)", db.T("droits")));
-  db.Exec(fmt::format(
-      "INSERT INTO {} VALUES (1, '2020-01-31 23:30:00+00'), "  // 2020-02-01 00:30 in Paris (CET)
-      "(2, '2020-01-31 22:30:00+00'), "                         // 2020-01-31 23:30 in Paris
-      "(3, '2020-06-30 22:30:00+00')",                          // 2020-07-01 00:30 in Paris (CEST)
-      db.T("droits")));
-  Deployment d = Load(fmt::format(
-      "  - rule: F01.droits\n"
-      "    store: main\n"
-      "    table: {}\n"
-      "    key: id\n"
-      "    facts: {{fin_droits: fin_droits}}\n",
-      db.T("droits")));
+  PgSession db;
+  CreateTable(db, "droits", "id integer PRIMARY KEY, fin_droits timestamp with time zone");
+  Insert(db, "droits",
+         "(1, '2020-01-31 23:30:00+00'), "  // 2020-02-01 00:30 in Paris (CET)
+         "(2, '2020-01-31 22:30:00+00'), "  // 2020-01-31 23:30 in Paris
+         "(3, '2020-06-30 22:30:00+00')");  // 2020-07-01 00:30 in Paris (CEST)
+  Deployment d = Load(Yaml({.rule = "F01.droits", .table = db.T("droits"), .facts = kFinDroits}));
   Stores stores = Open(d);
 
   // Paris dates + 3y: row 2 → 2023-01-31, row 1 → 2023-02-01, row 3 → 2023-07-01 (the last active days).
@@ -660,27 +576,19 @@ TEST_CASE("postgres: a timestamptz date fact reduces to its Europe/Paris date", 
 
   Plan run = Run(d, stores, "2023-02-01", {.apply = true});
   CHECK(Applied(Of(run, "F01.droits"), Phase::kDelete) == 1);
-  CHECK(db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T("droits"))) == Strings{"1", "3"});
+  CHECK(Ids(db, "droits") == Strings{"1", "3"});
 }
 
 TEST_CASE("postgres: scans stream in batches, stop early, and errors name the store", "[postgres]") {
-  TestDb db;
-  db.Exec(fmt::format("CREATE TABLE {} (id integer PRIMARY KEY, fin_droits date)", db.T("big")));
+  PgSession db;
+  CreateTable(db, "big", "id integer PRIMARY KEY, fin_droits date");
   db.Exec(fmt::format("INSERT INTO {} SELECT g, DATE '2000-01-01' + g FROM generate_series(1, 2500) AS g", db.T("big")));
-  Deployment d = Load(fmt::format(
-      "  - rule: F01.droits\n"
-      "    store: main\n"
-      "    table: {0}\n"
-      "    key: id\n"
-      "    batch_size: 100\n"
-      "    facts: {{fin_droits: fin_droits}}\n"
-      "  - rule: F01.droits\n"
-      "    name: broken\n"
-      "    store: main\n"
-      "    table: {0}\n"
-      "    key: id\n"
-      "    facts: {{fin_droits: {{sql: \"DATE '2000-01-01' + (1 / (t.id - t.id))\"}}}}\n",
-      db.T("big")));
+  Deployment d = Load(
+      Yaml({.rule = "F01.droits", .table = db.T("big"), .batch_size = "100", .facts = kFinDroits}) +
+      Yaml({.rule = "F01.droits",
+            .name = "broken",
+            .table = db.T("big"),
+            .facts = "{fin_droits: {sql: \"DATE '2000-01-01' + (1 / (t.id - t.id))\"}}"}));
   Stores stores = Open(d);
   Connector* c = stores.Find("main");
   REQUIRE(c);
