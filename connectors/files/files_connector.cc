@@ -37,18 +37,10 @@ class FilesConnector : public Connector {
 
   Status Scan(const ScanRequest& request, const std::function<bool(std::vector<RawRecord>&)>& sink) override {
     const Binding& b = *request.binding;
-    std::vector<RawRecord> batch;
-    bool go_on = true;
-    Status s = Walk(b, [&](const fs::path& p) {
-      batch.push_back(Read(b, request.facts, p));
-      if (batch.size() >= request.batch_size) {
-        go_on = sink(batch);
-        batch.clear();
-      }
-      return go_on;
-    });
+    ScanBatcher batcher(request.batch_size, sink);
+    Status s = Walk(b, [&](const fs::path& p) { return batcher.Add(Read(b, request.facts, p)); });
     if (!s.ok()) return s;
-    if (go_on && !batch.empty()) sink(batch);
+    batcher.Flush();
     return Status::Ok();
   }
 

@@ -73,6 +73,29 @@ struct ArchiveRows {
   Date archived_at;
 };
 
+// Groups scanned records into batches for a Scan sink (every connector's Scan uses it).
+class ScanBatcher {
+ public:
+  ScanBatcher(size_t size, const std::function<bool(std::vector<RawRecord>&)>& sink) : size_(size), sink_(sink) {}
+  // Adds a record; false once the sink asked to stop.
+  bool Add(RawRecord record) {
+    batch_.push_back(std::move(record));
+    if (batch_.size() >= size_) Flush();
+    return go_on_;
+  }
+  // Hands over what is left (call once, at the end of the scan).
+  void Flush() {
+    if (go_on_ && !batch_.empty()) go_on_ = sink_(batch_);
+    batch_.clear();
+  }
+
+ private:
+  size_t size_;
+  const std::function<bool(std::vector<RawRecord>&)>& sink_;
+  std::vector<RawRecord> batch_;
+  bool go_on_ = true;
+};
+
 class Connector {
  public:
   virtual ~Connector() = default;

@@ -40,6 +40,7 @@ class SqlConnector : public Connector {
   Result<std::vector<RawRecord>> ReadRecords(const Binding& binding, const std::vector<std::string>& facts,
                                              const std::vector<std::string>& keys);
   std::string SelectList(const Binding& binding, const std::vector<std::string>& facts) const;
+  static RawRecord ToRecord(const Binding& binding, size_t facts, const Row& row);
   std::string KeyList(size_t count, int first_param) const;
   Status EnsureArchiveTable(const std::string& table, const std::string& key, const std::vector<ColumnInfo>& columns);
   Status ArchiveBatch(const ApplyRequest& request, const std::vector<std::string>& keys);

@@ -11,6 +11,19 @@ std::vector<SqlConnector::Value> AsValues(const std::vector<std::string>& v) {
 
 }  // namespace
 
+// A row of SelectList: key, subject, the facts, then the pseudonymisation marker.
+RawRecord SqlConnector::ToRecord(const Binding& b, size_t facts, const Row& r) {
+  RawRecord rec;
+  rec.key = r[0].value_or("");
+  rec.subject = r[1].value_or("");
+  rec.facts.assign(r.begin() + 2, r.begin() + 2 + static_cast<long>(facts));
+  if (b.pseudonymise) {
+    const Value& m = r[2 + facts];
+    rec.pseudonymised = m && *m != "0" && *m != "f" && *m != "false";
+  }
+  return rec;
+}
+
 std::string SqlConnector::SelectList(const Binding& b, const std::vector<std::string>& facts) const {
   std::string s = "t." + QuoteIdentifier(b.key) + ", " + (b.subject.empty() ? "NULL" : "t." + QuoteIdentifier(b.subject));
   for (const auto& f : facts) s += ", " + FactSql(b, f);
@@ -49,26 +62,10 @@ Status SqlConnector::Scan(const ScanRequest& request, const std::function<bool(s
     sql += " WHERE " + where.sql;
     params = AsValues(where.params);
   }
-  std::vector<RawRecord> batch;
-  bool go_on = true;
-  Status s = Query(sql, params, [&](const Row& r) {
-    RawRecord rec;
-    rec.key = r[0].value_or("");
-    rec.subject = r[1].value_or("");
-    rec.facts.assign(r.begin() + 2, r.begin() + 2 + static_cast<long>(request.facts.size()));
-    if (b.pseudonymise) {
-      const Value& m = r[2 + request.facts.size()];
-      rec.pseudonymised = m && *m != "0" && *m != "f" && *m != "false";
-    }
-    batch.push_back(std::move(rec));
-    if (batch.size() >= request.batch_size) {
-      go_on = sink(batch);
-      batch.clear();
-    }
-    return go_on;
-  });
+  ScanBatcher batcher(request.batch_size, sink);
+  Status s = Query(sql, params, [&](const Row& r) { return batcher.Add(ToRecord(b, request.facts.size(), r)); });
   if (!s.ok()) return s;
-  if (go_on && !batch.empty()) sink(batch);
+  batcher.Flush();
   return Status::Ok();
 }
 
@@ -79,15 +76,7 @@ Result<std::vector<RawRecord>> SqlConnector::ReadRecords(const Binding& b, const
                     QuoteIdentifier(b.key) + " IN (" + KeyList(keys.size(), 1) + ")";
   if (dialect().kind == SqlDialect::Kind::kPostgres) sql += " FOR UPDATE OF t";
   Status s = Query(sql, AsValues(keys), [&](const Row& r) {
-    RawRecord rec;
-    rec.key = r[0].value_or("");
-    rec.subject = r[1].value_or("");
-    rec.facts.assign(r.begin() + 2, r.begin() + 2 + static_cast<long>(facts.size()));
-    if (b.pseudonymise) {
-      const Value& m = r[2 + facts.size()];
-      rec.pseudonymised = m && *m != "0" && *m != "f" && *m != "false";
-    }
-    out.push_back(std::move(rec));
+    out.push_back(ToRecord(b, facts.size(), r));
     return true;
   });
   if (!s.ok()) return s;
