@@ -29,14 +29,16 @@ struct Cli {
   std::string out;
 };
 
-Cli Run(const std::string& args) {
-  FILE* pipe = popen((std::string(RETENTION_CLI) + " " + args + " 2>&1").c_str(), "r");
+Cli Shell(const std::string& command) {
+  FILE* pipe = popen(command.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf;
   while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
   int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
+
+Cli Run(const std::string& args) { return Shell(std::string(RETENTION_CLI) + " " + args + " 2>&1"); }
 
 const Date kToday = *Date::Parse("2026-11-22");
 
@@ -296,6 +298,17 @@ TEST_CASE("demo: audit tampering is detected and the entry named", "[e2e][audit]
     CHECK(bad.code == 1);
     CHECK(bad.out.find("BROKEN at entry 4") != std::string::npos);
   }
+}
+
+TEST_CASE("demo: progress on a terminal, quiet otherwise", "[e2e][progress]") {
+  Demo demo(20000);
+  std::string plan = std::string(RETENTION_CLI) + " plan --config " + demo.config + " --as-of 2026-11-22";
+  // script(1) runs the command on a pseudo-terminal.
+  Cli tty = Shell("script -qec '" + plan + "' /dev/null");
+  INFO(tty.out.substr(0, 2000));
+  CHECK(tty.out.find("rows/s, ETA") != std::string::npos);
+  Cli piped = Run("plan --config " + demo.config + " --as-of 2026-11-22");
+  CHECK(piped.out.find("rows/s") == std::string::npos);
 }
 
 TEST_CASE("demo: valid-format NIRs with their control key", "[e2e][demo]") {
