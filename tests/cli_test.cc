@@ -1,28 +1,17 @@
 // The `retention` executable as a user runs it: output shape and exit codes.
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "support/process.h"
+
 namespace {
 
-struct Run {
-  int code;
-  std::string out;  // stdout and stderr, interleaved
-};
+using Run = retention::testing::Process;
+using retention::testing::Retention;
 
-Run Raw(const std::string& args) {
-  std::string cmd = std::string(RETENTION_CLI) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+Run Raw(const std::string& args) { return Retention(args); }
 
 // With the shipped policies.
 Run Cli(const std::string& args) { return Raw(args + " --policies " RETENTION_SOURCE_DIR "/policies"); }

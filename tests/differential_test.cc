@@ -2,6 +2,8 @@
 // records (month ends, leap days, NULLs, holds, every case) are planned both ways and
 // every decision (binding, key, action) must be identical.
 #include <catch2/catch.hpp>
+
+#include "support/shipped.h"
 #include <fmt/format.h>
 
 #include "retention/connectors.h"
@@ -14,10 +16,6 @@ using namespace retention::testing;
 
 namespace {
 
-const PolicySet& Shipped() {
-  static const LoadResult loaded = LoadPolicies(RETENTION_SOURCE_DIR "/policies");
-  return loaded.policies;
-}
 
 }  // namespace
 

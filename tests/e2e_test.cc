@@ -1,10 +1,7 @@
 // End to end on the demo deployment: two runs at two dates, holds, guards, approved
 // plans, the audit chain and its tampering, refused runs. The library calls are the
 // ones the CLI makes; exit codes are checked on the real executable.
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -16,6 +13,7 @@
 #include "retention/connectors.h"
 #include "retention/run.h"
 #include "retention/secrets.h"
+#include "support/process.h"
 #include "support/sqlite_db.h"
 
 using namespace retention;
@@ -24,21 +22,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Cli {
-  int code;
-  std::string out;
-};
+using Cli = Process;
 
-Cli Shell(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-Cli Run(const std::string& args) { return Shell(std::string(RETENTION_CLI) + " " + args + " 2>&1"); }
+Cli Run(const std::string& args) { return Retention(args); }
 
 const Date kToday = *Date::Parse("2026-11-22");
 

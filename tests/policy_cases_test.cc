@@ -6,6 +6,8 @@
 #include <set>
 
 #include <catch2/catch.hpp>
+
+#include "support/shipped.h"
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
@@ -14,13 +16,10 @@
 
 namespace fs = std::filesystem;
 using namespace retention;
+using retention::testing::Shipped;
 
 namespace {
 
-const PolicySet& Shipped() {
-  static const LoadResult loaded = LoadPolicies(RETENTION_SOURCE_DIR "/policies");
-  return loaded.policies;
-}
 
 std::vector<fs::path> CaseFiles() {
   std::vector<fs::path> files;

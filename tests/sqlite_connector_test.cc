@@ -5,6 +5,8 @@
 #include <fstream>
 
 #include <catch2/catch.hpp>
+
+#include "support/shipped.h"
 #include <fmt/format.h>
 
 #include "retention/connectors.h"
@@ -18,10 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const PolicySet& Shipped() {
-  static const LoadResult loaded = LoadPolicies(RETENTION_SOURCE_DIR "/policies");
-  return loaded.policies;
-}
 
 struct Env {
   TempDir dir;

@@ -4,6 +4,8 @@
 // and every decision (binding, key, action) must be identical.
 #include <catch2/catch.hpp>
 
+#include "support/shipped.h"
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -28,10 +30,6 @@ using namespace retention::testing;
 
 namespace {
 
-const PolicySet& Shipped() {
-  static const LoadResult loaded = LoadPolicies(RETENTION_SOURCE_DIR "/policies");
-  return loaded.policies;
-}
 
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();

@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 
 #include "pg_session.h"
+#include "support/shipped.h"
 #include "postgres/postgres_connector.h"
 #include "retention/connector.h"
 #include "retention/connectors.h"
@@ -36,12 +37,7 @@ using retention::testing::PgSession;
 using Cell = PgSession::Cell;
 using Strings = std::vector<std::string>;
 
-const PolicySet& Policies() {
-  static const LoadResult loaded = LoadPolicies(RETENTION_SOURCE_DIR "/policies");
-  static const bool clean = !HasErrors(loaded.diagnostics);
-  REQUIRE(clean);
-  return loaded.policies;
-}
+const PolicySet& Policies() { return retention::testing::Shipped(); }
 
 std::string RandomSuffix() {
   std::random_device rd;

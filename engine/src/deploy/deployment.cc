@@ -3,9 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <regex>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -286,14 +284,6 @@ class DeploymentReader {
   bool extra_types_ = false;
 };
 
-std::string ReadAll(const std::string& path, bool* ok) {
-  std::ifstream in(path, std::ios::binary);
-  *ok = static_cast<bool>(in);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 }  // namespace
 
 DeploymentLoad LoadDeploymentText(const std::string& text, const std::string& file_name, const std::string& base_dir,
@@ -318,15 +308,14 @@ std::string DeploymentPoliciesDir(const std::string& path) {
 }
 
 DeploymentLoad LoadDeployment(const std::string& path, const PolicySet& policies) {
-  bool ok = false;
-  std::string text = ReadAll(path, &ok);
-  if (!ok) {
+  auto text = internal::ReadFileText(path);
+  if (!text) {
     DeploymentLoad out;
     out.diagnostics.push_back({path, 0, 0, Diagnostic::Severity::kError, "cannot read the configuration file"});
     return out;
   }
   std::string base = fs::absolute(path).parent_path().string();
-  return LoadDeploymentText(text, path, base, policies);
+  return LoadDeploymentText(*text, path, base, policies);
 }
 
 }  // namespace retention

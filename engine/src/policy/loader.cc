@@ -1,10 +1,8 @@
 // Loads policy files into compiled rules, reporting every problem with its location.
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <regex>
-#include <sstream>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -314,13 +312,6 @@ void LoadDocument(YamlReader& reader, const YAML::Node& root, const Vocabulary& 
   result->policies.policies.push_back(std::move(policy));
 }
 
-std::string ReadAll(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 // Rule ids and catalog ids must be unique across the whole set.
 void CheckUnique(LoadResult* result) {
   std::map<std::string, const Rule*> ids, implemented;
@@ -406,9 +397,9 @@ LoadResult LoadPolicies(const std::string& dir) {
     if (entry.is_regular_file() && entry.path().extension() == ".yaml" && entry.path() != vocabulary_path)
       files.push_back(entry.path());
   std::sort(files.begin(), files.end());
-  std::string all = ReadAll(vocabulary_path);
+  std::string all = internal::ReadFileText(vocabulary_path.string()).value_or("");
   for (const auto& path : files) {
-    std::string text = ReadAll(path);
+    std::string text = internal::ReadFileText(path.string()).value_or("");
     all += "\n--- " + fs::relative(path, dir).generic_string() + "\n" + text;
     YamlReader reader(path.string(), &result.diagnostics);
     if (auto root = reader.ParseText(text)) LoadDocument(reader, *root, result.policies.vocabulary, &result);

@@ -23,7 +23,6 @@ void ApplyGuards(const Plan& dry, const Deployment& d, const RunOptions& o, Exec
   for (const auto& bp : dry.bindings) {
     const Binding* b = d.FindBinding(bp.binding);
     if (!b || bp.manual) continue;
-    std::string base = bp.binding.substr(0, bp.binding.find('@'));
     if (o.approved) {
       auto it = o.approved->counts.find(bp.binding);
       std::map<Phase, int64_t> limits = it == o.approved->counts.end() ? std::map<Phase, int64_t>{} : it->second;
@@ -43,7 +42,6 @@ void ApplyGuards(const Plan& dry, const Deployment& d, const RunOptions& o, Exec
       exec->blocked[bp.binding] = why + ": skipped (review with `retention plan --save`, then run --approved, or --allow-mass)";
       *tripped = true;
     }
-    (void)base;
   }
 }
 

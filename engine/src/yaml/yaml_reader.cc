@@ -41,15 +41,21 @@ std::optional<YAML::Node> YamlReader::ParseText(const std::string& text) {
   }
 }
 
+std::optional<std::string> ReadFileText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
 std::optional<YAML::Node> YamlReader::ParseFile() {
-  std::ifstream in(file_, std::ios::binary);
-  if (!in) {
+  auto text = ReadFileText(file_);
+  if (!text) {
     diagnostics_->push_back({file_, 0, 0, Diagnostic::Severity::kError, "cannot read the file"});
     return std::nullopt;
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return ParseText(buffer.str());
+  return ParseText(*text);
 }
 
 int YamlReader::TextColumn(const YAML::Node& node) {

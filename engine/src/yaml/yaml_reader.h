@@ -49,6 +49,9 @@ class YamlReader {
   Diagnostics* diagnostics_;
 };
 
-std::string Describe(const YAML::Node& node);  // "a map", "a list", "the string 'x'"...
+std::string Describe(const YAML::Node& node);
+
+// A whole file's bytes; nullopt when it cannot be read.
+std::optional<std::string> ReadFileText(const std::string& path);  // "a map", "a list", "the string 'x'"...
 
 }  // namespace retention::internal
