@@ -107,7 +107,10 @@ class FilesConnector : public Connector {
         std::smatch m;
         std::string rel = r.key;
         std::regex re(src.pattern);
-        if (std::regex_search(rel, m, re)) value = DateText(m.size() > 1 ? m[1].str() : m[0].str());
+        bool found = std::regex_search(rel, m, re);
+        // A pattern without a group is a flag: the name says yes or no, both known.
+        if (re.mark_count() == 0) value = found ? "true" : "false";
+        else if (found) value = DateText(m[1].str());
       }
       r.facts.push_back(value);
     }
