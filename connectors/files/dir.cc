@@ -82,7 +82,8 @@ Result<Fd> OpenDirAt(int dir, const std::string& name) {
   Fd fd(::openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) {
     int err = errno;
-    if (err == ELOOP) return Status::IoError(fmt::format("'{}' is a symbolic link, not followed", Escape(name)));
+    struct stat st;
+    if (err == ELOOP || (err == ENOTDIR && StatAt(dir, name, &st) && S_ISLNK(st.st_mode))) return Status::IoError(fmt::format("'{}' is a symbolic link, not followed", Escape(name)));
     return Errno(fmt::format("cannot open directory '{}'", Escape(name)), err);
   }
   return fd;

@@ -33,12 +33,22 @@ class Fd {
 };
 
 // Which file a name refers to: a name that now refers to another file is not acted on.
+// An inode number is reused as soon as a file is deleted, so the size and the change
+// and modification times are part of the identity: a file rewritten, renamed over or
+// re-created since the scan is another file.
 struct FileId {
   dev_t dev = 0;
   ino_t ino = 0;
-  bool operator==(const FileId&) const = default;
+  off_t size = 0;
+  struct timespec mtime = {}, ctime = {};
+  bool operator==(const FileId& o) const {
+    auto same = [](const timespec& a, const timespec& b) { return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec; };
+    return SameInode(o) && size == o.size && same(mtime, o.mtime) && same(ctime, o.ctime);
+  }
+  // The same inode (a rename changes its ctime; nothing can reuse it while it is linked).
+  bool SameInode(const FileId& o) const { return dev == o.dev && ino == o.ino; }
 };
-inline FileId IdOf(const struct stat& st) { return {st.st_dev, st.st_ino}; }
+inline FileId IdOf(const struct stat& st) { return {st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_ctim}; }
 
 // The prefix of the store's own entries (trash, partial copies): never records.
 inline constexpr std::string_view kReservedPrefix = ".retention-";

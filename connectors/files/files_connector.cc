@@ -116,7 +116,7 @@ class FilesConnector : public Connector {
   }
 
   // Every regular file matching the glob under the binding's directory, depth first in
-  // name order, through directory descriptors. A symbolic link or a directory that
+  // name order (a directory's files first), through directory descriptors. A symbolic link or a directory that
   // cannot be read stops the walk with an error: the store is not what it seems.
   Status Walk(const Binding& b, const Visit& visit) const {
     auto top = OpenTable(b.table);
@@ -128,6 +128,7 @@ class FilesConnector : public Connector {
       stack.pop_back();
       auto names = files::ListDir(dir.get());
       if (!names.ok()) return Unreadable(prefix, names.status());
+      std::vector<std::pair<Fd, std::string>> subdirs;
       for (const auto& name : *names) {
         if (name.rfind(files::kReservedPrefix, 0) == 0) continue;  // the store's own trash and partial copies
         std::string key = prefix + name;
@@ -143,12 +144,13 @@ class FilesConnector : public Connector {
         if (S_ISDIR(st.st_mode)) {
           auto sub = files::OpenDirAt(dir.get(), name);
           if (!sub.ok()) return Unreadable(key, sub.status());
-          stack.emplace_back(std::move(*sub), key + "/");
+          subdirs.emplace_back(std::move(*sub), key + "/");
           continue;
         }
         if (!S_ISREG(st.st_mode) || fnmatch(b.glob.c_str(), name.c_str(), 0) != 0) continue;
         if (!visit(key, st)) return Status::Ok();
       }
+      for (auto it = subdirs.rbegin(); it != subdirs.rend(); ++it) stack.push_back(std::move(*it));  // name order
     }
     return Status::Ok();
   }

@@ -70,7 +70,7 @@ std::optional<std::string> MoveOne(const TrashMove& m, int batch_dir, const std:
     if (errno == EXDEV) return "the file is on another filesystem than the store's root; not deleted";
     return fmt::format("cannot move the file to the trash: {}", std::strerror(errno));
   }
-  if (StatAt(batch_dir, slot, &st) && IdOf(st) == m.id) return std::nullopt;
+  if (StatAt(batch_dir, slot, &st) && IdOf(st).SameInode(m.id)) return std::nullopt;
   if (RenameNoReplace(batch_dir, slot, m.dir, m.name) != 0)
     return "another file took the name during the move; it is left in the trash for inspection";
   return "another file took the name during the move; moved back";
