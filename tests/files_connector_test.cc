@@ -15,6 +15,8 @@
 #include <catch2/catch.hpp>
 
 #include "retention/connectors.h"
+#include "retention/plan.h"
+#include "support/shipped.h"
 #include "support/sqlite_db.h"
 
 using namespace retention;
@@ -215,6 +217,48 @@ TEST_CASE("files: one undeletable file does not hide what the rest of its batch 
   fs::permissions(dir.path() / "store/locked", fs::perms::owner_all);
 }
 
+TEST_CASE("files: a run records the files its partial batch deleted before failing", "[files][safety]") {
+  TempDir dir;
+  for (const char* f : {"cctv/a/1.mp4", "cctv/locked/2.mp4", "cctv/z/3.mp4"}) {
+    Write(dir.path() / f, f);
+    struct timespec times[2] = {{1577880000, 0}, {1577880000, 0}};  // 2020-01-01T12:00:00Z
+    REQUIRE(utimensat(AT_FDCWD, (dir.path() / f).c_str(), times, 0) == 0);
+  }
+  for (const char* d : {"", "/cctv", "/cctv/a", "/cctv/z"}) fs::permissions(dir.path().string() + d, fs::perms::all);
+  fs::permissions(dir.path() / "cctv/locked", fs::perms::owner_read | fs::perms::owner_exec | fs::perms::others_read |
+                                                  fs::perms::others_exec);
+  DeploymentLoad load = LoadDeploymentText(R"(state: state.db
+stores:
+  cameras: {type: files, directory: cctv}
+bindings:
+  - {rule: F86.videosurveillance, store: cameras, glob: "*.mp4", facts: {collecte: {mtime: true}}}
+)", "deploy.yaml", dir.path().string(), Shipped());
+  REQUIRE_FALSE(HasErrors(load.diagnostics));
+  ConnectorRegistry registry;
+  RegisterBuiltinConnectors(registry);
+  auto stores = Stores::Open(load.deployment, registry);
+  REQUIRE(stores.ok());
+  const PolicySet& policies = Shipped();
+  std::string out = WithoutRootPowers([&] {
+    ExecuteOptions o;
+    o.as_of = *Date::Parse("2026-11-22");
+    o.apply = true;
+    o.run_id = "run-1";
+    std::string recorded;
+    o.on_batch = [&](const AppliedBatch& b) {
+      for (const auto& k : b.keys) recorded += k + " ";
+      return Status::Ok();
+    };
+    auto plan = Execute(load.deployment, policies, *stores, o);
+    return "recorded " + recorded + "| " + (plan.ok() ? "ok" : plan.status().message());
+  });
+  fs::permissions(dir.path() / "cctv/locked", fs::perms::owner_all);
+  CHECK(out ==
+        "recorded a/1.mp4 z/3.mp4 | binding F86.videosurveillance: 1 record(s) could not be changed (cannot move "
+        "the file to the trash: Permission denied); the 2 changed are recorded");
+  CHECK(Files(dir.path() / "cctv") == std::vector<std::string>{"locked/2.mp4"});
+}
+
 TEST_CASE("files: archiving a recycled name with other content keeps both files", "[files][archive]") {
   TempDir dir;
   Store source(dir.path() / "scans", "scans");
@@ -244,7 +288,7 @@ TEST_CASE("files: archiving a recycled name with other content keeps both files"
   CHECK(Files(dir.path() / "scans").empty());
 }
 
-TEST_CASE("files: the same content archived twice is one archived file, owner-only, with its modification time",
+TEST_CASE("files: the same content archived twice is one owner-only archived file with its modification time",
           "[files][archive]") {
   TempDir dir;
   Store source(dir.path() / "scans", "scans");
@@ -289,7 +333,7 @@ TEST_CASE("files: the delete in the archive store acts on exactly the archived f
   CHECK(Content(dir.path() / "archive/2020/p.pdf") == "archived after the scan");
 }
 
-TEST_CASE("files: deleted files wait in the store's trash until the batch is recorded, and a crashed batch is recovered",
+TEST_CASE("files: deleted files wait in the store's trash until the batch is recorded and a crashed batch is recovered",
           "[files][recovery]") {
   TempDir dir;
   const std::string odd = std::string("line\nbreak \xff\xfe%.wav");  // a newline, non-UTF-8 bytes, a '%'
