@@ -138,7 +138,7 @@ class FilesConnector : public Connector {
           return Unreadable(key, files::Errno("cannot stat", errno));
         }
         if (S_ISLNK(st.st_mode))
-          return Status::FailedPrecondition(fmt::format(
+          return Status::IoError(fmt::format(  // exit 1, as any store that cannot be read safely
               "store '{}': '{}' is a symbolic link; the files store never follows one (move it out of the store)",
               config_.name, Escape(key)));
         if (S_ISDIR(st.st_mode)) {
