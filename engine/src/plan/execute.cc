@@ -219,6 +219,14 @@ class BindingExecution {
           Status s = options_.on_batch(applied);
           if (!s.ok()) return s;
         }
+        if (!result->staged.empty()) {  // recorded: the store may make the batch final
+          Status s = connector->Confirm(result->staged);
+          if (!s.ok()) return s;
+        }
+        if (!result->failed.empty())
+          return Status::IoError(fmt::format("binding {}: {} record(s) could not be changed ({}); the {} changed are recorded",
+                                             binding_.name, result->failed.size(), result->failed.front().reason,
+                                             result->applied.size()));
         done += static_cast<int64_t>(end - start);
         if (options_.progress) options_.progress({binding_.name + " (applying)", done, total});
       }
