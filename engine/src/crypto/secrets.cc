@@ -49,7 +49,7 @@ Result<std::string> ReadSecretFile(const std::string& path) {
     return Status::FailedPrecondition(fmt::format("{} is not a regular file", path));
   if (st.st_mode & 077)
     return Status::FailedPrecondition(fmt::format(
-        "{} is accessible to group or others (mode {:03o}): it holds a secret and must be owner-only (chmod 600)", path,
+        "{} is accessible to group or others (mode {:03o}): it must be owner-only (chmod 600)", path,
         st.st_mode & 0777));
   if (st.st_size > kMaxSecretBytes)
     return Status::FailedPrecondition(fmt::format("{} is larger than a secret can be ({} bytes)", path, kMaxSecretBytes));
