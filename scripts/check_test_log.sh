@@ -14,7 +14,7 @@ awk '
   }
   /^[0-9]+\/[0-9]+ Test: / { finish(); name = $0; sub(/^[0-9]+\/[0-9]+ Test: /, "", name)
                              catch_test = 0; status = ""; assertions = 0; next }
-  /^Command: / { catch_test = ($0 ~ /retention_tests"|postgres_tests"/) ; next }
+  /^Command: / { catch_test = ($0 ~ /^Command: "[^"]*\/(retention_tests|postgres_tests)"/) ; next }
   /No test cases matched/ { printf "check_test_log: %s: %s\n", name, $0; bad++ }
   /^All tests passed \(/ { n = $0; sub(/^All tests passed \(/, "", n); sub(/ .*/, "", n); assertions = n + 0 }
   /^Test Passed\./ { status = "passed" }
