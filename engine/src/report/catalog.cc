@@ -36,6 +36,27 @@ std::string Cell(std::string s) {
   return out;
 }
 
+// The rules whose decision names a rejected reading ("... Rejected: <reading>, which
+// deletes earlier."): where the text allows two readings, the one kept never deletes
+// earlier (docs/policy-format.md, "Two readings of one text").
+std::string RejectedReadingsMarkdown(const std::vector<const Policy*>& sorted) {
+  static const std::string kMarker = "Rejected: ";
+  std::string out =
+      "\n## Readings that never delete earlier\n\n"
+      "Where the text allows two readings, the policies take the one that never deletes earlier\n"
+      "(docs/policy-format.md, \"Two readings of one text\"). Each rule below names, in its decision, the\n"
+      "reading it rejected and why; the rejected reading is the one these rules used before that\n"
+      "principle was applied, so this table is also the list of what it changed.\n\n"
+      "| Rule | Reading now | Rejected reading, and why |\n|---|---|---|\n";
+  for (const Policy* p : sorted)
+    for (const auto& r : p->rules) {
+      auto at = r.decision.find(kMarker);
+      if (at == std::string::npos) continue;
+      out += fmt::format("| `{}` | {} | {} |\n", r.id, Cell(r.summary), Cell(r.decision.substr(at + kMarker.size())));
+    }
+  return out;
+}
+
 }  // namespace
 
 size_t Catalog::rule_count() const {
@@ -119,6 +140,7 @@ std::string PoliciesTableMarkdown(const PolicySet& policies) {
       out += fmt::format("| {} | `{}` | {} | {} |\n", Cell(name), r.id, Cell(fmt::format("{}", fmt::join(r.implements, ", "))),
                          Cell(r.summary));
   }
+  out += RejectedReadingsMarkdown(sorted);
   out += "\n## Decisions on ambiguous text\n\n";
   for (const Policy* p : sorted)
     for (const auto& r : p->rules)
