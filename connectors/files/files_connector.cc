@@ -69,7 +69,7 @@ class FilesConnector : public Connector {
     return result;
   }
 
-  Status WriteArchive(const ArchiveRows&) override {
+  Result<ArchiveWrite> WriteArchive(const ArchiveRows&) override {
     return Status::InvalidArgument("a files store archives files, not rows");
   }
 

@@ -99,6 +99,24 @@ class PostgresConnector : public SqlConnector {
 
   bool SameTransactionAs(const Connector& other) const override { return &other == this; }
 
+  // A unique index (the primary key among them) on exactly this column, valid, not
+  // partial, not on an expression, with the column NOT NULL (a primary key implies it).
+  Status CheckUniqueKey(const std::string& table, const std::string& column) override {
+    static const char* kSql =
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a "
+        "ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+        "WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indisvalid AND i.indnkeyatts = 1 "
+        "AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = $2 AND a.attnotnull)";
+    bool unique = false;
+    Status s = Query(kSql, {QuoteIdentifier(table), column}, [&](const Row& r) {
+      unique = r[0].value_or("f") == "t";
+      return true;
+    });
+    if (!s.ok()) return s;
+    if (unique) return Status::Ok();
+    return NotUniqueKey(table, column);
+  }
+
  protected:
   SqlDialect dialect() const override { return SqlDialect{SqlDialect::Kind::kPostgres}; }
 
