@@ -64,9 +64,9 @@ class SqlConnector : public Connector {
                                                      const std::vector<std::string>& keys);
   // Archives `keys` (re-checked): the keys archived now or before; the others go to `refused`.
   Result<std::vector<std::string>> ArchiveBatch(const ApplyRequest& request, const std::vector<std::string>& keys,
-                                                std::vector<Refusal>* refused);
+                                                std::vector<ApplyFailure>* refused);
   Result<std::vector<std::string>> ArchiveHere(const ApplyRequest& request, const std::vector<ColumnInfo>& columns,
-                                               const std::vector<std::string>& keys, std::vector<Refusal>* refused);
+                                               const std::vector<std::string>& keys, std::vector<ApplyFailure>* refused);
   Status PseudonymiseBatch(const ApplyRequest& request, const std::vector<std::string>& keys);
   Status DeleteKeys(const Binding& binding, const std::vector<std::string>& keys);
 };

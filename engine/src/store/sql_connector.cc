@@ -223,7 +223,7 @@ Result<std::multimap<std::string, SqlConnector::Row>> SqlConnector::RowsByKey(co
 
 Result<std::vector<std::string>> SqlConnector::ArchiveBatch(const ApplyRequest& request,
                                                             const std::vector<std::string>& keys,
-                                                            std::vector<Refusal>* refused) {
+                                                            std::vector<ApplyFailure>* refused) {
   const Binding& b = *request.binding;
   auto columns = Describe(b.table);
   if (!columns.ok()) return columns.status();
@@ -256,7 +256,7 @@ Result<std::vector<std::string>> SqlConnector::ArchiveBatch(const ApplyRequest& 
 Result<std::vector<std::string>> SqlConnector::ArchiveHere(const ApplyRequest& request,
                                                            const std::vector<ColumnInfo>& columns,
                                                            const std::vector<std::string>& keys,
-                                                           std::vector<Refusal>* refused) {
+                                                           std::vector<ApplyFailure>* refused) {
   const Binding& b = *request.binding;
   if (Status s = EnsureArchiveTable(b.archive->table, b.key, columns); !s.ok()) return s;
   auto source = RowsByKey(b.table, b.key, columns, keys);
