@@ -102,11 +102,16 @@ int RunRun(const PlanRunOptions& o) {
     throw Exit{refused ? kExitRefused : kExitFailed, out.status().message()};
   }
   std::cout << PlanToText(out->plan);
-  std::cout << fmt::format("\nRun #{} done. Certificate: {} (and {})\n", out->run_id, out->certificate_text,
-                           out->certificate_json);
+  std::cout << fmt::format("\nRun #{} {}. Certificate: {} (and {})\n", out->run_id,
+                           out->incomplete ? "incomplete" : "done", out->certificate_text, out->certificate_json);
   if (out->guard_tripped) {
     std::cerr << "retention: a guard stopped some bindings (see GUARD above); nothing was applied for them\n";
     return kExitGuard;
+  }
+  if (out->incomplete) {
+    std::cerr << "retention: some due records could not be applied and were kept (see \"refused\" and "
+                 "\"skipped at apply\" above); the run is incomplete\n";
+    return kExitFailed;
   }
   return kExitOk;
 }

@@ -85,7 +85,7 @@ class FilesConnector : public Connector {
   Status Confirm(const std::string& staged) override { return trash_.Confirm(staged); }
   Result<std::vector<StagedBatch>> Recover() override { return trash_.Recover(); }
 
-  Status WriteArchive(const ArchiveRows&) override {
+  Result<ArchiveWrite> WriteArchive(const ArchiveRows&) override {
     return Status::InvalidArgument("a files store archives files, not rows");
   }
 

@@ -1,7 +1,6 @@
 #include "postgres/postgres_connector.h"
 
 #include <fcntl.h>
-#include <libpq-fe.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "retention/secrets.h"
+#include "postgres/pg_handle.h"
 #include "retention/sql_connector.h"
 
 namespace retention {
@@ -59,9 +59,6 @@ std::string WithoutValues(std::string message) {
 class PostgresConnector : public SqlConnector {
  public:
   explicit PostgresConnector(StoreConfig config) : config_(std::move(config)) {}
-  ~PostgresConnector() override {
-    if (conn_) PQfinish(conn_);
-  }
 
   Status Open() {
     auto dsn = ReadConnectionString();
@@ -70,23 +67,22 @@ class PostgresConnector : public SqlConnector {
     // Parse first: libpq's parse errors quote pieces of the string, which may hold a
     // password, so they are replaced by a message of our own.
     char* parse_error = nullptr;
-    PQconninfoOption* options = PQconninfoParse(text.c_str(), &parse_error);
-    if (parse_error) PQfreemem(parse_error);
+    pg::Conninfo options(PQconninfoParse(text.c_str(), &parse_error));
+    pg::Memory parse_message(parse_error);  // freed, never shown
     if (!options) {
       WipeSecret(&text);
       return Status::InvalidArgument(
           fmt::format("postgres store '{}': the connection string {} is not a valid libpq connection string", config_.name,
                       Source()));
     }
-    PQconninfoFree(options);
-    conn_ = PQconnectdb(text.c_str());
+    conn_.reset(PQconnectdb(text.c_str()));
     WipeSecret(&text);
     if (!conn_) return Status::IoError(fmt::format("postgres store '{}': cannot connect: out of memory", config_.name));
-    if (PQstatus(conn_) != CONNECTION_OK)
+    if (PQstatus(conn_.get()) != CONNECTION_OK)
       return Status::IoError(fmt::format("postgres store '{}': cannot connect: {}", config_.name,
-                                         TrimRight(PQerrorMessage(conn_))));
+                                         TrimRight(PQerrorMessage(conn_.get()))));
     // Notices (e.g. "relation already exists, skipping") are not written to stderr.
-    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(conn_.get(), [](void*, const char*) {}, nullptr);
     // A timestamp fact is reduced to its date in Paris; text is exchanged as UTF-8.
     for (const char* set : {"SET TimeZone = 'Europe/Paris'", "SET client_encoding = 'UTF8'"})
       if (Status s = Exec(set, {}); !s.ok()) return s;
@@ -128,20 +124,37 @@ class PostgresConnector : public SqlConnector {
 
   bool SameTransactionAs(const Connector& other) const override { return &other == this; }
 
+  // A unique index (the primary key among them) on exactly this column, valid, not
+  // partial, not on an expression, with the column NOT NULL (a primary key implies it).
+  Status CheckUniqueKey(const std::string& table, const std::string& column) override {
+    static const char* kSql =
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a "
+        "ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+        "WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indisvalid AND i.indnkeyatts = 1 "
+        "AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = $2 AND a.attnotnull)";
+    bool unique = false;
+    Status s = Query(kSql, {QuoteIdentifier(table), column}, [&](const Row& r) {
+      unique = r[0].value_or("f") == "t";
+      return true;
+    });
+    if (!s.ok()) return s;
+    if (unique) return Status::Ok();
+    return NotUniqueKey(table, column);
+  }
+
  protected:
   SqlDialect dialect() const override { return SqlDialect{SqlDialect::Kind::kPostgres}; }
 
   Status Exec(const std::string& sql, const std::vector<Value>& params) override {
     if (Status s = Connected(); !s.ok()) return s;
     std::vector<const char*> values = Values(params);
-    PGresult* res = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                                 nullptr, 0);
+    pg::ResultPtr res(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                                   nullptr, nullptr, 0));
     if (!res) return ConnectionError("a statement was not sent");
-    Status s;
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) s = ResultError(res, "statement failed");
-    PQclear(res);
-    return s;
+    ExecStatusType st = PQresultStatus(res.get());
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY)
+      return ResultError(res.get(), "statement failed");
+    return Status::Ok();
   }
 
   Status Query(const std::string& sql, const std::vector<Value>& params,
@@ -149,17 +162,18 @@ class PostgresConnector : public SqlConnector {
     if (Status s = Connected(); !s.ok()) return s;
     // Inside a transaction a cancelled statement would abort it: there the rest of the
     // rows are read and dropped instead.
-    bool in_transaction = PQtransactionStatus(conn_) != PQTRANS_IDLE;
+    bool in_transaction = PQtransactionStatus(conn_.get()) != PQTRANS_IDLE;
     std::vector<const char*> values = Values(params);
-    if (!PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
+    if (!PQsendQueryParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
                            0))
       return ConnectionError("a statement was not sent");
     // One row per result, so that a large scan is streamed rather than held in memory.
-    PQsetSingleRowMode(conn_);
+    PQsetSingleRowMode(conn_.get());
     Status status;
     bool stopped = false, cancelled = false;
     Row r;
-    while (PGresult* res = PQgetResult(conn_)) {
+    while (pg::ResultPtr owned{PQgetResult(conn_.get())}) {
+      const PGresult* res = owned.get();
       ExecStatusType st = PQresultStatus(res);
       if (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) {
         int rows = PQntuples(res), columns = PQnfields(res);
@@ -176,9 +190,8 @@ class PostgresConnector : public SqlConnector {
         bool our_cancel = cancelled && state && std::strcmp(state, kQueryCanceled) == 0;
         if (!our_cancel && status.ok()) status = ResultError(res, "statement failed");
       }
-      PQclear(res);
     }
-    if (status.ok() && PQstatus(conn_) != CONNECTION_OK) status = ConnectionError("the connection was lost");
+    if (status.ok() && PQstatus(conn_.get()) != CONNECTION_OK) status = ConnectionError("the connection was lost");
     return status;
   }
 
@@ -186,24 +199,20 @@ class PostgresConnector : public SqlConnector {
 
   Status Commit() override {
     if (Status s = Connected(); !s.ok()) return s;
-    PGresult* res = PQexec(conn_, "COMMIT");
+    pg::ResultPtr res(PQexec(conn_.get(), "COMMIT"));
     if (!res) return ConnectionError("COMMIT was not sent");
-    Status s;
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) s = ResultError(res, "commit failed");
+    if (PQresultStatus(res.get()) != PGRES_COMMAND_OK) return ResultError(res.get(), "commit failed");
     // COMMIT of a transaction that failed earlier succeeds as a ROLLBACK.
-    else if (std::strcmp(PQcmdStatus(res), "ROLLBACK") == 0)
-      s = Status::IoError(fmt::format("postgres store '{}': the transaction had failed and was rolled back", config_.name));
-    PQclear(res);
-    return s;
+    if (std::strcmp(PQcmdStatus(res.get()), "ROLLBACK") == 0)
+      return Status::IoError(
+          fmt::format("postgres store '{}': the transaction had failed and was rolled back", config_.name));
+    return Status::Ok();
   }
 
   void Rollback() override {
     if (!conn_) return;
-    PGTransactionStatusType t = PQtransactionStatus(conn_);
-    if (t == PQTRANS_INTRANS || t == PQTRANS_INERROR) {
-      PGresult* res = PQexec(conn_, "ROLLBACK");
-      if (res) PQclear(res);
-    }
+    PGTransactionStatusType t = PQtransactionStatus(conn_.get());
+    if (t == PQTRANS_INTRANS || t == PQTRANS_INERROR) pg::ResultPtr(PQexec(conn_.get(), "ROLLBACK"));
   }
 
   Result<bool> TableExists(const std::string& table) override {
@@ -252,19 +261,17 @@ class PostgresConnector : public SqlConnector {
   }
 
   Status Connected() const {
-    if (!conn_ || PQstatus(conn_) != CONNECTION_OK)
+    if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK)
       return Status::IoError(fmt::format("postgres store '{}': not connected", config_.name));
     return Status::Ok();
   }
 
   // Asks the server to stop the running statement; true when the request was sent.
   bool Cancel() {
-    PGcancel* cancel = PQgetCancel(conn_);
+    pg::Cancel cancel(PQgetCancel(conn_.get()));
     if (!cancel) return false;
     char error[256];
-    bool sent = PQcancel(cancel, error, sizeof error) == 1;
-    PQfreeCancel(cancel);
-    return sent;
+    return PQcancel(cancel.get(), error, sizeof error) == 1;
   }
 
   // The message names the store and the server's primary message with its SQLSTATE; it
@@ -274,18 +281,18 @@ class PostgresConnector : public SqlConnector {
     const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
     const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     std::string reason = WithoutValues(primary ? std::string(primary) : PQresultErrorMessage(res));
-    if (reason.empty()) reason = WithoutValues(PQerrorMessage(conn_));
+    if (reason.empty()) reason = WithoutValues(PQerrorMessage(conn_.get()));
     return Status::IoError(fmt::format("postgres store '{}': {}: {}{}", config_.name, what, reason,
                                        state ? fmt::format(" (SQLSTATE {})", state) : ""));
   }
 
   Status ConnectionError(const char* what) const {
     return Status::IoError(
-        fmt::format("postgres store '{}': {}: {}", config_.name, what, TrimRight(PQerrorMessage(conn_))));
+        fmt::format("postgres store '{}': {}: {}", config_.name, what, TrimRight(PQerrorMessage(conn_.get()))));
   }
 
   StoreConfig config_;
-  PGconn* conn_ = nullptr;
+  pg::Connection conn_;
 };
 
 }  // namespace

@@ -1,11 +1,14 @@
 #include "sqlite/sqlite_connector.h"
 
-#include <sqlite3.h>
+#include <charconv>
+#include <cctype>
+#include <map>
 
 #include <fmt/format.h>
 
 #include "retention/secrets.h"
 #include "retention/sql_connector.h"
+#include "store/sqlite_handle.h"
 
 namespace retention {
 namespace {
@@ -13,20 +16,15 @@ namespace {
 class SqliteConnector : public SqlConnector {
  public:
   explicit SqliteConnector(StoreConfig config) : config_(std::move(config)) {}
-  ~SqliteConnector() override {
-    if (db_) sqlite3_close_v2(db_);
-  }
 
   Status Open() {
     // A database the engine creates (an archive) is owner-only: it holds personal data.
     if (Status created = CreatePrivateFile(config_.path); !created.ok()) return created;
-    int rc = sqlite3_open_v2(config_.path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                             nullptr);
-    if (rc != SQLITE_OK) return Error("cannot open " + config_.path);
-    sqlite3_busy_timeout(db_, 10000);
-    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"})
-      if (Status s = Exec(pragma, {}); !s.ok()) return s;
-    return Status::Ok();
+    auto db = sqlite::Database::Open(config_.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                                     fmt::format("sqlite store '{}'", config_.name));
+    if (!db.ok()) return db.status();
+    db_.emplace(std::move(*db));
+    return db_->ExecScript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
   }
 
   const StoreConfig& config() const override { return config_; }
@@ -44,44 +42,55 @@ class SqliteConnector : public SqlConnector {
 
   bool SameTransactionAs(const Connector& other) const override { return &other == this; }
 
+  // A single-column primary key (an INTEGER PRIMARY KEY is the rowid), or a unique index
+  // on exactly this column (not partial) with the column declared NOT NULL.
+  Status CheckUniqueKey(const std::string& table, const std::string& column) override {
+    static const char* kSql =
+        "SELECT ((SELECT COUNT(*) FROM pragma_table_info(?1) WHERE pk > 0) = 1 "
+        "  AND EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE pk = 1 AND name = ?2 COLLATE NOCASE)) "
+        "OR EXISTS (SELECT 1 FROM pragma_index_list(?1) AS l WHERE l.\"unique\" = 1 AND l.partial = 0 "
+        "  AND (SELECT COUNT(*) FROM pragma_index_info(l.name)) = 1 "
+        "  AND EXISTS (SELECT 1 FROM pragma_index_info(l.name) WHERE name = ?2 COLLATE NOCASE) "
+        "  AND EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2 COLLATE NOCASE AND \"notnull\" = 1))";
+    bool unique = false;
+    Status s = Query(kSql, {Unqualified(table), column}, [&](const Row& r) {
+      unique = r[0].value_or("0") == "1";
+      return false;
+    });
+    if (!s.ok()) return s;
+    if (unique) return Status::Ok();
+    return NotUniqueKey(table, column);
+  }
+
  protected:
   SqlDialect dialect() const override { return SqlDialect{SqlDialect::Kind::kSqlite}; }
 
-  Status Exec(const std::string& sql, const std::vector<Value>& params) override {
-    return Query(sql, params, [](const Row&) { return true; });
-  }
+  Status Exec(const std::string& sql, const std::vector<Value>& params) override { return db_->Exec(sql, params); }
 
   Status Query(const std::string& sql, const std::vector<Value>& params,
                const std::function<bool(const Row&)>& row) override {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) return Error("cannot prepare a statement");
-    for (size_t i = 0; i < params.size(); ++i) {
-      int idx = static_cast<int>(i + 1);
-      if (params[i]) sqlite3_bind_text(stmt, idx, params[i]->c_str(), static_cast<int>(params[i]->size()), SQLITE_TRANSIENT);
-      else sqlite3_bind_null(stmt, idx);
-    }
-    int rc;
-    Row r;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-      int n = sqlite3_column_count(stmt);
-      r.assign(static_cast<size_t>(n), std::nullopt);
-      for (int c = 0; c < n; ++c)
-        if (sqlite3_column_type(stmt, c) != SQLITE_NULL)
-          r[static_cast<size_t>(c)] = std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, c)));
-      if (!row(r)) {
-        rc = SQLITE_DONE;
-        break;
-      }
-    }
-    Status s = rc == SQLITE_DONE ? Status::Ok() : Error("statement failed");
-    sqlite3_finalize(stmt);
-    return s;
+    return db_->Query(sql, params, row);
   }
 
   Status Begin() override { return Exec("BEGIN IMMEDIATE", {}); }
   Status Commit() override { return Exec("COMMIT", {}); }
   void Rollback() override {
-    if (!sqlite3_get_autocommit(db_)) Exec("ROLLBACK", {});
+    if (db_->InTransaction()) Exec("ROLLBACK", {});
+  }
+
+  // A column without a declared type (or declared BLOB) has no affinity: the text '7'
+  // does not equal the integer 7 stored there. There a key that is the text of an
+  // integer is matched as that integer too (CAST of a canonical integer is exact); the
+  // scan renders both as "7", so this is exactly the set of rows the keys name.
+  std::string KeyIn(const std::string& table, const std::string& key, const std::string& column_sql,
+                    const std::vector<std::string>& keys, std::vector<Value>* params) override {
+    if (!Untyped(table, key)) return SqlConnector::KeyIn(table, key, column_sql, keys, params);
+    std::string s = column_sql + " IN (";
+    for (size_t i = 0; i < keys.size(); ++i) {
+      s += (i ? ", " : "") + Param(params, keys[i]);
+      if (CanonicalInteger(keys[i])) s += ", CAST(" + Param(params, keys[i]) + " AS INTEGER)";
+    }
+    return s + ")";
   }
 
   Result<bool> TableExists(const std::string& table) override {
@@ -100,13 +109,39 @@ class SqliteConnector : public SqlConnector {
     auto dot = table.find('.');
     return dot == std::string::npos ? table : table.substr(dot + 1);
   }
-  Status Error(const std::string& what) {
-    // The message names the store and SQLite's reason; values are never included.
-    return Status::IoError(fmt::format("sqlite store '{}': {}: {}", config_.name, what, db_ ? sqlite3_errmsg(db_) : "?"));
+
+  // Whether `column` of `table` has no type affinity (SQLite's rule: no declared type,
+  // or one containing BLOB and none of INT, CHAR, CLOB, TEXT).
+  bool Untyped(const std::string& table, const std::string& column) {
+    auto [it, added] = untyped_.try_emplace(table + "\n" + column, false);
+    if (!added) return it->second;
+    auto columns = Describe(table);
+    if (!columns.ok()) return false;  // the statement reports the missing table
+    for (const auto& c : *columns) {
+      if (c.name != column) continue;
+      std::string t = c.type;
+      for (char& ch : t) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      auto has = [&](const char* part) { return t.find(part) != std::string::npos; };
+      it->second = !has("INT") && !has("CHAR") && !has("CLOB") && !has("TEXT") && (t.empty() || has("BLOB"));
+    }
+    return it->second;
+  }
+
+  // "0", "-12", "42": the text SQLite gives for an integer (within 64 bits).
+  static bool CanonicalInteger(const std::string& s) {
+    size_t start = !s.empty() && s[0] == '-' ? 1 : 0;
+    if (s.size() == start || s.size() - start > 19) return false;
+    if (s.find_first_not_of("0123456789", start) != std::string::npos) return false;
+    if (s[start] == '0' && s.size() - start > 1) return false;
+    if (s == "-0") return false;
+    long long v = 0;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    return ec == std::errc() && ptr == s.data() + s.size();
   }
 
   StoreConfig config_;
-  sqlite3* db_ = nullptr;
+  std::optional<sqlite::Database> db_;  // set by Open
+  std::map<std::string, bool> untyped_;  // table + "\n" + column → no type affinity
 };
 
 }  // namespace

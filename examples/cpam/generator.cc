@@ -2,7 +2,6 @@
 
 #include "demo_template.h"
 
-#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -13,6 +12,8 @@
 #include <sstream>
 
 #include <fmt/format.h>
+
+#include "store/sqlite_handle.h"
 
 namespace retention::demo {
 namespace fs = std::filesystem;
@@ -37,38 +38,35 @@ namespace {
 
 using Value = std::optional<std::string>;
 
+// The demo database, with one prepared INSERT per table.
 class Db {
  public:
-  explicit Db(const std::string& path) { sqlite3_open(path.c_str(), &db_); }
-  ~Db() { sqlite3_close(db_); }
-  Status Exec(const std::string& sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) == SQLITE_OK) return Status::Ok();
-    std::string m = err ? err : "?";
-    sqlite3_free(err);
-    return Status::IoError("demo database: " + m);
+  Status Open(const std::string& path) {
+    auto db = sqlite::Database::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "demo database");
+    if (!db.ok()) return db.status();
+    db_.emplace(std::move(*db));
+    return Status::Ok();
   }
+  Status Exec(const std::string& sql) { return db_->ExecScript(sql); }
   Status Insert(const std::string& table, const std::vector<Value>& row) {
-    std::string marks;
-    for (size_t i = 0; i < row.size(); ++i) marks += i ? ",?" : "?";
-    sqlite3_stmt*& stmt = statements_[table];
-    if (!stmt) sqlite3_prepare_v2(db_, fmt::format("INSERT INTO {} VALUES ({})", table, marks).c_str(), -1, &stmt, nullptr);
-    for (size_t i = 0; i < row.size(); ++i) {
-      if (row[i]) sqlite3_bind_text(stmt, static_cast<int>(i + 1), row[i]->c_str(), -1, SQLITE_TRANSIENT);
-      else sqlite3_bind_null(stmt, static_cast<int>(i + 1));
+    auto it = statements_.find(table);
+    if (it == statements_.end()) {
+      std::string marks;
+      for (size_t i = 0; i < row.size(); ++i) marks += i ? ",?" : "?";
+      auto stmt = db_->Prepare(fmt::format("INSERT INTO {} VALUES ({})", table, marks));
+      if (!stmt.ok()) return stmt.status();
+      it = statements_.emplace(table, std::move(*stmt)).first;
     }
-    int rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    return rc == SQLITE_DONE ? Status::Ok() : Status::IoError(sqlite3_errmsg(db_));
-  }
-  void Finalize() {
-    for (auto& [t, s] : statements_) sqlite3_finalize(s);
-    statements_.clear();
+    sqlite::Statement& stmt = it->second;
+    stmt.Reset();
+    if (Status s = stmt.BindAll(row); !s.ok()) return s;
+    auto step = stmt.Step();
+    return step.status();
   }
 
  private:
-  sqlite3* db_ = nullptr;
-  std::map<std::string, sqlite3_stmt*> statements_;
+  std::optional<sqlite::Database> db_;
+  std::map<std::string, sqlite::Statement> statements_;  // destroyed before db_
 };
 
 class Generator {
@@ -170,7 +168,8 @@ Result<DemoSummary> GenerateDemo(const DemoOptions& o) {
 
   DemoSummary summary;
   {
-    Db db((dir / "data/cpam.db").string());
+    Db db;
+    if (Status s = db.Open((dir / "data/cpam.db").string()); !s.ok()) return s;
     if (Status s = db.Exec(kSchema); !s.ok()) return s;
     if (Status s = db.Exec("BEGIN"); !s.ok()) return s;
     int per = std::max(10, o.rows / 10);
@@ -210,7 +209,6 @@ Result<DemoSummary> GenerateDemo(const DemoOptions& o) {
         return s;
     }
     if (Status s = db.Exec("COMMIT"); !s.ok()) return s;
-    db.Finalize();
   }
   // Call recordings: the date in the name; some exploited. CCTV: one clip a day or so.
   int files = std::max(20, o.rows / 100);

@@ -5,8 +5,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <libpq-fe.h>
-
 #include <cstdlib>
 #include <functional>
 #include <optional>
@@ -15,6 +13,8 @@
 #include <vector>
 
 #include <fmt/format.h>
+
+#include "postgres/pg_handle.h"
 
 namespace retention::testing {
 
@@ -27,17 +27,15 @@ class PgSession {
     std::random_device rd;
     std::mt19937_64 gen(rd());
     schema_ = fmt::format("rt_{:016x}", gen());
-    conn_ = PQconnectdb(std::getenv("RETENTION_TEST_PG"));
+    owned_.reset(PQconnectdb(std::getenv("RETENTION_TEST_PG")));
+    conn_ = owned_.get();
     INFO(PQerrorMessage(conn_));
     REQUIRE(PQstatus(conn_) == CONNECTION_OK);
     PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
     Exec("SET TimeZone = 'UTC'");  // the connector must not depend on the session that wrote the rows
     Exec("CREATE SCHEMA " + schema_);
   }
-  ~PgSession() {
-    PQclear(PQexec(conn_, ("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE").c_str()));
-    PQfinish(conn_);
-  }
+  ~PgSession() { pg::ResultPtr(PQexec(conn_, ("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE").c_str())); }
   PgSession(const PgSession&) = delete;
   PgSession& operator=(const PgSession&) = delete;
 
@@ -46,16 +44,16 @@ class PgSession {
   std::string T(const std::string& table) const { return schema_ + "." + table; }
 
   void Exec(const std::string& sql) {
-    PGresult* r = PQexec(conn_, sql.c_str());
-    ExecStatusType st = PQresultStatus(r);
-    std::string error = PQresultErrorMessage(r);
-    PQclear(r);
+    pg::ResultPtr r(PQexec(conn_, sql.c_str()));
+    ExecStatusType st = PQresultStatus(r.get());
+    std::string error = PQresultErrorMessage(r.get());
     INFO(sql << ": " << error);
     REQUIRE((st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK));
   }
 
   Rows Query(const std::string& sql) {
-    PGresult* r = PQexec(conn_, sql.c_str());
+    pg::ResultPtr owned(PQexec(conn_, sql.c_str()));
+    const PGresult* r = owned.get();
     INFO(sql << ": " << PQresultErrorMessage(r));
     REQUIRE(PQresultStatus(r) == PGRES_TUPLES_OK);
     Rows out;
@@ -65,7 +63,6 @@ class PgSession {
       for (int c = 0; c < PQnfields(r); ++c) row.push_back(PQgetisnull(r, i, c) ? Cell() : Cell(PQgetvalue(r, i, c)));
       out.push_back(std::move(row));
     }
-    PQclear(r);
     return out;
   }
 
@@ -85,10 +82,11 @@ class PgSession {
   // COPY table FROM STDIN (text format) with the rows `rows` produces: values must hold
   // no tab, newline or backslash; nullopt is NULL. Sent in chunks of about 1 MiB.
   void Copy(const std::string& table, const std::function<void(const std::function<void(const std::vector<Cell>&)>&)>& rows) {
-    PGresult* start = PQexec(conn_, ("COPY " + table + " FROM STDIN").c_str());
-    INFO(PQresultErrorMessage(start));
-    REQUIRE(PQresultStatus(start) == PGRES_COPY_IN);
-    PQclear(start);
+    {
+      pg::ResultPtr start(PQexec(conn_, ("COPY " + table + " FROM STDIN").c_str()));
+      INFO(PQresultErrorMessage(start.get()));
+      REQUIRE(PQresultStatus(start.get()) == PGRES_COPY_IN);
+    }
     std::string buffer;
     auto flush = [&] {
       INFO(PQerrorMessage(conn_));
@@ -105,16 +103,17 @@ class PgSession {
     });
     if (!buffer.empty()) flush();
     REQUIRE(PQputCopyEnd(conn_, nullptr) == 1);
-    PGresult* end = PQgetResult(conn_);
-    INFO(PQresultErrorMessage(end));
-    CHECK(PQresultStatus(end) == PGRES_COMMAND_OK);
-    PQclear(end);
-    while (PGresult* more = PQgetResult(conn_)) PQclear(more);
+    pg::ResultPtr end(PQgetResult(conn_));
+    INFO(PQresultErrorMessage(end.get()));
+    CHECK(PQresultStatus(end.get()) == PGRES_COMMAND_OK);
+    while (pg::ResultPtr more{PQgetResult(conn_)}) {
+    }
   }
 
  private:
   std::string schema_;
-  PGconn* conn_ = nullptr;
+  pg::Connection owned_;
+  PGconn* conn_ = nullptr;  // owned_.get()
 };
 
 }  // namespace retention::testing

@@ -403,7 +403,7 @@ TEST_CASE("postgres: F05.prestations are archived in the same database, then del
   CHECK(Ids(db, "prestations_archive") == Strings{"2"});
 }
 
-TEST_CASE("postgres: WriteArchive twice with the same rows adds no duplicate", "[postgres]") {
+TEST_CASE("postgres: WriteArchive twice adds no duplicate and never overwrites a different record", "[postgres]") {
   PgSession db;
   auto c = Connect();
   ArchiveRows rows;
@@ -414,12 +414,13 @@ TEST_CASE("postgres: WriteArchive twice with the same rows adds no duplicate", "
   rows.rule_id = "F05.prestations";
   rows.run_id = "run-1";
   rows.archived_at = D("2025-06-15");
-  RequireOk(c->WriteArchive(rows));
-  // The same rows again (a retried run), one of them changed meanwhile: what is there stays.
+  CHECK(Value(c->WriteArchive(rows)).refused.empty());
+  // The same rows again (a retried run), one of them changed meanwhile: what is there
+  // stays, and the changed one is refused (its source record is then kept).
   rows.rows[0][1] = Cell("changed");
   rows.run_id = "run-2";
   rows.rows.push_back({Cell("3"), Cell("1800101000003"), Cell("2021-02-03")});
-  RequireOk(c->WriteArchive(rows));
+  CHECK(Value(c->WriteArchive(rows)).refused == Strings{"1"});
   auto stored = db.Query(fmt::format("SELECT id, nir, paid, archived_at, rule_id, run_id FROM {} ORDER BY id", rows.table));
   REQUIRE(stored.size() == 3);
   CHECK(stored[0] == std::vector<Cell>{"1", "1800101000001", "2020-01-01", "2025-06-15", "F05.prestations", "run-1"});
@@ -651,4 +652,97 @@ TEST_CASE("postgres: an error never quotes the data values the server names", "[
   // The server says: invalid input syntax for type date: "NIR-180017512345678".
   CHECK_THAT(failed.status().message(), Catch::Contains("invalid input syntax for type date: (value not shown)") &&
                                             Catch::Contains("22007") && !Catch::Contains("180017512345678"));
+}
+
+namespace {
+
+// The deployment of F05.prestations over `source`, archived into `archive` in store
+// `archive_store` ("main", or "other": a second connection to the same database).
+Deployment PrestationsDeployment(const std::string& source, const std::string& archive, const std::string& archive_store) {
+  std::string text = std::string(kStores).replace(std::string(kStores).find("bindings:"), 9,
+                                                  "  other: {type: postgres, dsn_env: RETENTION_TEST_PG}\nbindings:") +
+                     "  - rule: F05.prestations\n    store: main\n    table: " + source +
+                     "\n    key: id\n    subject: nir\n    facts: {date_versement: date_versement}\n    archive: {store: " +
+                     archive_store + ", table: " + archive + "}\n";
+  DeploymentLoad load = LoadDeploymentText(text, "deployment.yaml", std::filesystem::temp_directory_path().string(),
+                                           Policies());
+  INFO(Messages(load.diagnostics));
+  REQUIRE(!HasErrors(load.diagnostics));
+  return std::move(load.deployment);
+}
+
+const BindingPlan& Find(const Plan& plan, const std::string& name) {
+  auto it = std::find_if(plan.bindings.begin(), plan.bindings.end(), [&](const BindingPlan& b) { return b.binding == name; });
+  REQUIRE(it != plan.bindings.end());
+  return *it;
+}
+
+}  // namespace
+
+TEST_CASE("postgres: an archive under a reused key never loses the new record", "[postgres][archive][keys]") {
+  auto store = GENERATE(as<std::string>{}, "main", "other");
+  INFO("archive store: " << store);
+  PgSession db;
+  CreateTable(db, "prestations", "id integer PRIMARY KEY, nir text, date_versement date, montant numeric(10,2)");
+  Insert(db, "prestations", "(1, 'a', '2020-01-10', 10.50)");
+  const std::string source = db.T("prestations"), archive = db.T("prestations_archive");
+  Deployment d = PrestationsDeployment(source, archive, store);
+  Stores stores = OpenValidated(d);
+  REQUIRE(Applied(Of(Run(d, stores, "2026-11-22", {.apply = true}), "F05.prestations"), Phase::kArchive) == 1);
+  Insert(db, "prestations", "(1, 'b', '2021-02-03', 99.00)");  // the key is given again
+  Plan second = Run(d, stores, "2026-11-22", {.apply = true});
+  const BindingPlan& b = Find(second, "F05.prestations");
+  CHECK(Applied(b, Phase::kArchive) == 0);
+  CHECK(b.refused_at_apply == 1);
+  CHECK(b.Incomplete());
+  REQUIRE(b.errors.size() == 1);
+  CHECK_THAT(b.errors[0], Catch::Contains("archive already holds a different record"));
+  CHECK(db.Column(fmt::format("SELECT nir FROM {}", source)) == Strings{"b"});
+  CHECK(db.Column(fmt::format("SELECT nir FROM {}", archive)) == Strings{"a"});
+}
+
+TEST_CASE("postgres: a key column that is not unique is refused at the binding", "[postgres][keys]") {
+  using Row = std::tuple<const char*, const char*, bool>;
+  auto [what, columns, accepted] = GENERATE(table<const char*, const char*, bool>({
+      Row{"primary key", "id integer PRIMARY KEY, nir text, fin_droits date", true},
+      Row{"unique not null", "id integer NOT NULL UNIQUE, nir text, fin_droits date", true},
+      Row{"no index", "id integer, nir text, fin_droits date", false},
+      Row{"unique but nullable", "id integer UNIQUE, nir text, fin_droits date", false},
+      Row{"part of a composite primary key", "id integer, nir text, fin_droits date, PRIMARY KEY (id, nir)", false},
+  }));
+  INFO(what);
+  PgSession db;
+  CreateTable(db, "droits", columns);
+  Deployment d = Load(Yaml({.rule = "F01.droits", .table = db.T("droits"), .subject = "nir", .facts = kFinDroits}));
+  Stores stores = Open(d);
+  Diagnostics found = ValidateSchemas(d, stores);
+  INFO(Messages(found));
+  if (accepted) {
+    CHECK(found.empty());
+  } else {
+    REQUIRE(found.size() == 1);
+    CHECK_THAT(found[0].ToString(), Catch::StartsWith("deployment.yaml:5:") && Catch::Contains("is not unique"));
+  }
+}
+
+TEST_CASE("postgres: the archive store's later delete acts only on the row it evaluated", "[postgres][archive][keys]") {
+  PgSession db;
+  CreateTable(db, "prestations", "id integer PRIMARY KEY, nir text, date_versement date, montant numeric(10,2)");
+  // An archive table made by hand without a key: two records under id 5, one past its
+  // archive period, one archived recently.
+  CreateTable(db, "prestations_archive", "id integer, nir text, date_versement date, montant numeric(10,2), "
+                                         "archived_at date, rule_id text, run_id text");
+  Insert(db, "prestations_archive", "(5, 'old', '2010-01-10', 1, '2013-01-11', 'F05.prestations', 'r1'), "
+                                    "(5, 'new', '2022-05-05', 2, '2025-05-06', 'F05.prestations', 'r2')");
+  Deployment d = PrestationsDeployment(db.T("prestations"), db.T("prestations_archive"), "main");
+  Stores stores = Open(d);
+  Diagnostics found = ValidateSchemas(d, stores);
+  REQUIRE(found.size() == 1);
+  CHECK_THAT(found[0].message, Catch::Contains("F05.prestations@archive") && Catch::Contains("is not unique"));
+  // Forced through: the apply refuses the ambiguous key and keeps both rows.
+  Plan p = Run(d, stores, "2026-11-22", {.apply = true});
+  const BindingPlan& b = Find(p, "F05.prestations@archive");
+  CHECK(Applied(b, Phase::kDelete) == 0);
+  CHECK(b.refused_at_apply == 1);
+  CHECK(db.Column(fmt::format("SELECT nir FROM {} ORDER BY nir", db.T("prestations_archive"))) == Strings{"new", "old"});
 }

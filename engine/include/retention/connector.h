@@ -70,6 +70,9 @@ struct ApplyResult {
   std::vector<std::string> applied;  // keys changed
   std::vector<std::string> skipped;  // keys no longer due (or gone) at apply time
   std::vector<ApplyFailure> failed;  // keys that could not be changed (the run fails)
+  // Keys kept because acting on them was unsafe (the key matched several rows, the
+  // archive holds another record under it): reported, the run is incomplete.
+  std::vector<ApplyFailure> refused;
   // Non-empty: the changes are staged (e.g. files moved to the store's trash), not yet
   // final; the caller calls Confirm(staged) once it has recorded `applied`.
   std::string staged;
@@ -85,6 +88,7 @@ struct StagedBatch {
 };
 
 // Rows copied into an archive table: the source's columns plus archived_at, rule_id, run_id.
+// The archive table is keyed by the source's key column.
 struct ArchiveRows {
   std::string table;
   std::string key;
@@ -93,6 +97,12 @@ struct ArchiveRows {
   std::string rule_id;
   std::string run_id;
   Date archived_at;
+};
+
+// What WriteArchive did: each row was written, or found already archived (an identical
+// row under its key), or refused because a different record is archived under its key.
+struct ArchiveWrite {
+  std::vector<std::string> refused;  // keys of the rows not written (conflicts)
 };
 
 // Groups scanned records into batches for a Scan sink (every connector's Scan uses it).
@@ -131,9 +141,19 @@ class Connector {
   virtual Status Scan(const ScanRequest& request, const std::function<bool(std::vector<RawRecord>&)>& sink) = 0;
   // Applies one batch in one transaction (re-checking each record).
   virtual Result<ApplyResult> Apply(const ApplyRequest& request) = 0;
-  // Archive side: copies rows idempotently (keyed by the key column: a row already
-  // present is left as it is), creating the table when needed, in one transaction.
-  virtual Status WriteArchive(const ArchiveRows& rows) = 0;
+  // Archive side: copies rows, creating the table when needed, in one transaction. It
+  // never ignores nor overwrites a conflict: a row identical to one already archived
+  // under its key is already archived (nothing written); a row whose key is archived
+  // with other values is not written and its key is returned in `refused` (the caller
+  // keeps that source record). Any other failure writes nothing.
+  virtual Result<ArchiveWrite> WriteArchive(const ArchiveRows& rows) = 0;
+  // Checks that `column` identifies at most one row of `table`: a single-column primary
+  // key, or a unique index on exactly that column declared NOT NULL. An error says why
+  // not. The default is for stores whose keys are unique by construction (a file path).
+  virtual Status CheckUniqueKey(const std::string& table, const std::string& column) {
+    (void)table, (void)column;
+    return Status::Ok();
+  }
   // Makes a staged batch final (ApplyResult::staged, StagedBatch::id), after the caller
   // recorded it: e.g. unlinks the files moved to the trash. Idempotent.
   virtual Status Confirm(const std::string& /*staged*/) { return Status::Ok(); }
@@ -171,8 +191,9 @@ class Stores {
   std::map<std::string, std::shared_ptr<Connector>> connectors_;
 };
 
-// Checks every binding's key, subject, fact columns and pseudonymised columns against
-// the live schema; each problem is a diagnostic located at the binding.
+// Checks every binding's key (present and unique: CheckUniqueKey), subject, fact columns
+// and pseudonymised columns against the live schema; each problem is a diagnostic located
+// at the binding.
 Diagnostics ValidateSchemas(const Deployment& deployment, const Stores& stores);
 
 }  // namespace retention

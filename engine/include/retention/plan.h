@@ -48,9 +48,13 @@ struct BindingPlan {
   // Filled by a run.
   std::map<Phase, int64_t> applied;
   int64_t skipped_at_apply = 0;     // no longer due, or held, when re-checked
+  int64_t refused_at_apply = 0;     // of those, kept because acting was unsafe (why: in errors)
   std::string guard;                // non-empty: why the binding was not applied
 
   int64_t DueTotal() const;
+  // A run left due records undone: some were refused at apply, or records were due and
+  // none could be applied. Such a run is not "done".
+  bool Incomplete() const;
 };
 
 struct Plan {

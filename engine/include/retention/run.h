@@ -39,6 +39,7 @@ struct RunOutcome {
   Plan plan;
   int64_t run_id = 0;              // 0 for a plan
   bool guard_tripped = false;      // some binding was skipped by a guard
+  bool incomplete = false;         // some binding left due records undone (BindingPlan::Incomplete)
   std::string certificate_json;    // paths, for a run
   std::string certificate_text;
 };

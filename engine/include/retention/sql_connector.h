@@ -1,10 +1,15 @@
 // The part of a connector that is the same for every SQL store: scanning with the
 // pushed-down predicate, re-checking and applying a batch in one transaction, copying
-// to an archive table idempotently. A store implements only the primitives below
-// (SQLite and PostgreSQL in connectors/).
+// to an archive table without ever ignoring a conflict. A store implements only the
+// primitives below (SQLite and PostgreSQL in connectors/).
+//
+// Every statement that acts on records selects them with KeyIn. A key that matches more
+// than one row when a batch is applied is refused (the rows are kept); an archive that
+// already holds a different record under a key refuses that source record (kept too).
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,7 +27,7 @@ class SqlConnector : public Connector {
   Result<int64_t> Count(const Binding& binding) override;
   Status Scan(const ScanRequest& request, const std::function<bool(std::vector<RawRecord>&)>& sink) override;
   Result<ApplyResult> Apply(const ApplyRequest& request) override;
-  Status WriteArchive(const ArchiveRows& rows) override;
+  Result<ArchiveWrite> WriteArchive(const ArchiveRows& rows) override;
 
  protected:
   virtual SqlDialect dialect() const = 0;
@@ -35,16 +40,35 @@ class SqlConnector : public Connector {
   virtual void Rollback() = 0;
   // Whether `table` exists (for creating archive tables).
   virtual Result<bool> TableExists(const std::string& table) = 0;
+  // The condition "the key column `key` of `table` (as the SQL expression `column_sql`)
+  // equals one of `keys`", appending its parameters to `params` (placeholders numbered
+  // after those already there). Keys are text; the default compares them as text, which
+  // the store converts to the column's type. A store whose column may hold values that
+  // text does not convert to (SQLite without a declared type) overrides it.
+  virtual std::string KeyIn(const std::string& table, const std::string& key, const std::string& column_sql,
+                            const std::vector<std::string>& keys, std::vector<Value>* params);
+  // The error of CheckUniqueKey when the store's catalog shows no unique key.
+  static Status NotUniqueKey(const std::string& table, const std::string& column);
+  // Appends `value` to `params`; returns its placeholder.
+  std::string Param(std::vector<Value>* params, Value value, bool date = false) const;
 
  private:
   Result<std::vector<RawRecord>> ReadRecords(const Binding& binding, const std::vector<std::string>& facts,
                                              const std::vector<std::string>& keys);
   std::string SelectList(const Binding& binding, const std::vector<std::string>& facts) const;
   static RawRecord ToRecord(const Binding& binding, size_t facts, const Row& row);
-  std::string KeyList(size_t count, int first_param) const;
   Status EnsureArchiveTable(const std::string& table, const std::string& key, const std::vector<ColumnInfo>& columns);
-  Status ArchiveBatch(const ApplyRequest& request, const std::vector<std::string>& keys);
+  // The rows of `table` under `keys` (columns `names`), by the text of their key column.
+  Result<std::multimap<std::string, Row>> RowsByKey(const std::string& table, const std::string& key,
+                                                     const std::vector<ColumnInfo>& columns,
+                                                     const std::vector<std::string>& keys);
+  // Archives `keys` (re-checked): the keys archived now or before; the others go to `refused`.
+  Result<std::vector<std::string>> ArchiveBatch(const ApplyRequest& request, const std::vector<std::string>& keys,
+                                                std::vector<ApplyFailure>* refused);
+  Result<std::vector<std::string>> ArchiveHere(const ApplyRequest& request, const std::vector<ColumnInfo>& columns,
+                                               const std::vector<std::string>& keys, std::vector<ApplyFailure>* refused);
   Status PseudonymiseBatch(const ApplyRequest& request, const std::vector<std::string>& keys);
+  Status DeleteKeys(const Binding& binding, const std::vector<std::string>& keys);
 };
 
 }  // namespace retention

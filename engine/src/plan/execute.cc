@@ -33,6 +33,12 @@ std::optional<FactValue> ReadStoredFact(const Vocabulary& vocabulary, const Fact
 
 }  // namespace
 
+bool BindingPlan::Incomplete() const {
+  int64_t done = 0;
+  for (const auto& [action, n] : applied) done += n;
+  return refused_at_apply > 0 || (skipped_at_apply > 0 && done == 0);
+}
+
 Result<Facts> ParseRecordFacts(const Vocabulary& vocabulary, const std::vector<std::string>& names,
                                const RawRecord& record) {
   static constexpr const char* kExpected[] = {"a date (YYYY-MM-DD or an RFC 3339 timestamp)", "true or false",
@@ -228,7 +234,10 @@ class BindingExecution {
           return result.status();
         }
         out_.applied[action] += static_cast<int64_t>(result->applied.size());
-        out_.skipped_at_apply += static_cast<int64_t>(result->skipped.size());
+        out_.skipped_at_apply += static_cast<int64_t>(result->skipped.size() + result->refused.size());
+        out_.refused_at_apply += static_cast<int64_t>(result->refused.size());
+        for (const auto& r : result->refused)  // the reason, never the key
+          if (out_.errors.size() < 20) out_.errors.push_back(fmt::format("{} refused: {}", PhaseName(action), r.reason));
         AppliedBatch applied{&binding_, action, result->applied, {}};
         for (const auto& k : result->applied) {
           auto it = std::find(pending.keys.begin() + static_cast<long>(start), pending.keys.begin() + static_cast<long>(end), k);

@@ -1,5 +1,6 @@
 #include "retention/run.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -171,7 +172,9 @@ Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& poli
     return applied.status();
   }
   out.plan = std::move(*applied);
-  std::string status = out.guard_tripped ? "guarded" : "done";
+  out.incomplete = std::any_of(out.plan.bindings.begin(), out.plan.bindings.end(),
+                               [](const BindingPlan& b) { return b.Incomplete(); });
+  std::string status = out.guard_tripped ? "guarded" : out.incomplete ? "incomplete" : "done";
   std::string dir = o.certificate_dir.empty()
                         ? (fs::path(deployment.state_path).parent_path() / "certificates").string()
                         : o.certificate_dir;

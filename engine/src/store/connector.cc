@@ -46,7 +46,13 @@ Diagnostics ValidateSchemas(const Deployment& deployment, const Stores& stores) 
       error(fmt::format("store '{}' is not open", b.store));
       continue;
     }
-    if (b.archived_view) continue;  // the archive table is created on first use
+    if (b.archived_view) {
+      // The archive table is created on first use (keyed by the source's key); one made
+      // otherwise must be keyed as uniquely.
+      if (c->Describe(b.table).ok())
+        if (Status u = c->CheckUniqueKey(b.table, b.key); !u.ok()) error(u.message());
+      continue;
+    }
     auto columns = c->Describe(b.table);
     if (!columns.ok()) {
       error(columns.status().message());
@@ -60,6 +66,8 @@ Diagnostics ValidateSchemas(const Deployment& deployment, const Stores& stores) 
         error(fmt::format("{} column '{}' does not exist in {} (store '{}')", what, name, b.table.empty() ? "the directory" : b.table, b.store));
     };
     need(b.key, "key");
+    if (has(b.key))
+      if (Status u = c->CheckUniqueKey(b.table, b.key); !u.ok()) error(u.message());
     need(b.subject, "subject");
     for (const auto& [fact, src] : b.facts)
       if (src.kind == FactSource::Kind::kColumn) need(src.column, ("fact '" + fact + "'").c_str());

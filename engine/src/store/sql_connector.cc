@@ -1,5 +1,8 @@
 #include "retention/sql_connector.h"
 
+#include <algorithm>
+#include <map>
+
 #include <fmt/format.h>
 
 namespace retention {
@@ -31,10 +34,24 @@ std::string SqlConnector::SelectList(const Binding& b, const std::vector<std::st
   return s;
 }
 
-std::string SqlConnector::KeyList(size_t count, int first_param) const {
-  std::string s;
-  for (size_t i = 0; i < count; ++i) s += (i ? ", " : "") + dialect().Placeholder(first_param + static_cast<int>(i));
-  return s;
+Status SqlConnector::NotUniqueKey(const std::string& table, const std::string& column) {
+  return Status::FailedPrecondition(fmt::format(
+      "key column '{}' of {} is not unique: it needs a single-column PRIMARY KEY, or a UNIQUE index on it alone "
+      "with the column NOT NULL (a key matching several rows would act on all of them)",
+      column, table));
+}
+
+std::string SqlConnector::Param(std::vector<Value>* params, Value value, bool date) const {
+  params->push_back(std::move(value));
+  int index = static_cast<int>(params->size());
+  return date ? dialect().DateParameter(index) : dialect().Placeholder(index);
+}
+
+std::string SqlConnector::KeyIn(const std::string&, const std::string&, const std::string& column_sql,
+                                const std::vector<std::string>& keys, std::vector<Value>* params) {
+  std::string s = column_sql + " IN (";
+  for (size_t i = 0; i < keys.size(); ++i) s += (i ? ", " : "") + Param(params, keys[i]);
+  return s + ")";
 }
 
 Result<int64_t> SqlConnector::Count(const Binding& b) {
@@ -72,16 +89,37 @@ Status SqlConnector::Scan(const ScanRequest& request, const std::function<bool(s
 Result<std::vector<RawRecord>> SqlConnector::ReadRecords(const Binding& b, const std::vector<std::string>& facts,
                                                          const std::vector<std::string>& keys) {
   std::vector<RawRecord> out;
-  std::string sql = "SELECT " + SelectList(b, facts) + " FROM " + QuoteIdentifier(b.table) + " AS t WHERE t." +
-                    QuoteIdentifier(b.key) + " IN (" + KeyList(keys.size(), 1) + ")";
+  std::vector<Value> params;
+  std::string sql = "SELECT " + SelectList(b, facts) + " FROM " + QuoteIdentifier(b.table) + " AS t WHERE " +
+                    KeyIn(b.table, b.key, "t." + QuoteIdentifier(b.key), keys, &params);
   if (dialect().kind == SqlDialect::Kind::kPostgres) sql += " FOR UPDATE OF t";
-  Status s = Query(sql, AsValues(keys), [&](const Row& r) {
+  Status s = Query(sql, params, [&](const Row& r) {
     out.push_back(ToRecord(b, facts.size(), r));
     return true;
   });
   if (!s.ok()) return s;
   return out;
 }
+
+namespace {
+
+// Sorts the re-read records of a batch: applied (still due, one row per key), skipped
+// (no longer due, or gone since the scan) or refused (the key matches several rows).
+ApplyResult Sort(const ApplyRequest& request, const std::vector<RawRecord>& records) {
+  std::map<std::string, int> rows;
+  for (const auto& r : records) ++rows[r.key];
+  ApplyResult result;
+  for (const auto& k : request.keys) {
+    auto it = rows.find(k);
+    if (it == rows.end()) result.skipped.push_back(k);  // gone since the scan
+    else if (it->second > 1) result.refused.push_back({k, "the key matches more than one row: keys must be unique"});
+  }
+  for (const auto& r : records)
+    if (rows[r.key] == 1) (request.still_due && !request.still_due(r) ? result.skipped : result.applied).push_back(r.key);
+  return result;
+}
+
+}  // namespace
 
 Result<ApplyResult> SqlConnector::Apply(const ApplyRequest& request) {
   const Binding& b = *request.binding;
@@ -92,22 +130,17 @@ Result<ApplyResult> SqlConnector::Apply(const ApplyRequest& request) {
   };
   auto records = ReadRecords(b, request.facts, request.keys);
   if (!records.ok()) return fail(records.status());
-  ApplyResult result;
-  for (const auto& r : *records)
-    (request.still_due && !request.still_due(r) ? result.skipped : result.applied).push_back(r.key);
-  for (const auto& k : request.keys)
-    if (std::find(result.applied.begin(), result.applied.end(), k) == result.applied.end() &&
-        std::find(result.skipped.begin(), result.skipped.end(), k) == result.skipped.end())
-      result.skipped.push_back(k);  // gone since the scan
+  ApplyResult result = Sort(request, *records);
   if (!result.applied.empty()) {
     Status s;
     switch (request.action) {
-      case Phase::kDelete:
-        s = Exec("DELETE FROM " + QuoteIdentifier(b.table) + " WHERE " + QuoteIdentifier(b.key) + " IN (" +
-                     KeyList(result.applied.size(), 1) + ")",
-                 AsValues(result.applied));
+      case Phase::kDelete: s = DeleteKeys(b, result.applied); break;
+      case Phase::kArchive: {
+        auto archived = ArchiveBatch(request, result.applied, &result.refused);
+        if (archived.ok()) result.applied = std::move(*archived);
+        s = archived.status();
         break;
-      case Phase::kArchive: s = ArchiveBatch(request, result.applied); break;
+      }
       case Phase::kPseudonymise: s = PseudonymiseBatch(request, result.applied); break;
       case Phase::kActive: s = Status::InvalidArgument("'active' is not an action"); break;
     }
@@ -115,6 +148,14 @@ Result<ApplyResult> SqlConnector::Apply(const ApplyRequest& request) {
   }
   if (Status s = Commit(); !s.ok()) return fail(s);
   return result;
+}
+
+Status SqlConnector::DeleteKeys(const Binding& b, const std::vector<std::string>& keys) {
+  if (keys.empty()) return Status::Ok();
+  std::vector<Value> params;
+  std::string sql = "DELETE FROM " + QuoteIdentifier(b.table) + " WHERE " +
+                    KeyIn(b.table, b.key, QuoteIdentifier(b.key), keys, &params);
+  return Exec(sql, params);
 }
 
 Status SqlConnector::EnsureArchiveTable(const std::string& table, const std::string& key,
@@ -129,74 +170,152 @@ Status SqlConnector::EnsureArchiveTable(const std::string& table, const std::str
   return Exec(sql, {});
 }
 
-Status SqlConnector::ArchiveBatch(const ApplyRequest& request, const std::vector<std::string>& keys) {
+namespace {
+
+std::string Names(const std::vector<ColumnInfo>& columns) {
+  std::string names;
+  for (const auto& c : columns) names += (names.empty() ? "" : ", ") + QuoteIdentifier(c.name);
+  return names;
+}
+
+size_t KeyIndex(const std::vector<ColumnInfo>& columns, const std::string& key) {
+  for (size_t i = 0; i < columns.size(); ++i)
+    if (columns[i].name == key) return i;
+  return columns.size();
+}
+
+enum class Archived { kNo, kSame, kOther };
+
+// Whether `row` (the source's columns) is already archived: an identical row (by the text
+// of every column) is; another row under the same key is a conflict.
+Archived Lookup(const std::multimap<std::string, SqlConnector::Row>& archived, const std::string& key,
+                const SqlConnector::Row& row) {
+  auto [first, last] = archived.equal_range(key);
+  if (first == last) return Archived::kNo;
+  for (auto it = first; it != last; ++it)
+    if (std::equal(row.begin(), row.end(), it->second.begin(), it->second.end()))
+      return Archived::kSame;
+  return Archived::kOther;
+}
+
+constexpr const char* kArchiveConflict =
+    "the archive already holds a different record under this key: the record is kept (see docs/reliability.md)";
+
+}  // namespace
+
+Result<std::multimap<std::string, SqlConnector::Row>> SqlConnector::RowsByKey(const std::string& table,
+                                                                             const std::string& key,
+                                                                             const std::vector<ColumnInfo>& columns,
+                                                                             const std::vector<std::string>& keys) {
+  std::multimap<std::string, Row> out;
+  size_t k = KeyIndex(columns, key);
+  if (k == columns.size()) return Status::InvalidArgument(fmt::format("key column '{}' is not in {}", key, table));
+  std::vector<Value> params;
+  std::string sql = "SELECT " + Names(columns) + " FROM " + QuoteIdentifier(table) + " WHERE " +
+                    KeyIn(table, key, QuoteIdentifier(key), keys, &params);
+  Status s = Query(sql, params, [&](const Row& r) {
+    out.emplace(r[k].value_or(""), r);
+    return true;
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<std::vector<std::string>> SqlConnector::ArchiveBatch(const ApplyRequest& request,
+                                                            const std::vector<std::string>& keys,
+                                                            std::vector<ApplyFailure>* refused) {
   const Binding& b = *request.binding;
   auto columns = Describe(b.table);
   if (!columns.ok()) return columns.status();
-  std::string names;
-  for (const auto& c : *columns) names += (names.empty() ? "" : ", ") + QuoteIdentifier(c.name);
   SqlConnector* target = dynamic_cast<SqlConnector*>(request.archive_target);
   if (!target) return Status::InvalidArgument(fmt::format("binding {}: the archive store is not an SQL store", b.name));
-  std::string rule_id = b.rule ? b.rule->id : b.rule_id;
+  std::vector<std::string> archived;
   if (target == this) {
-    // One transaction: copy (idempotent on the key) and delete together.
-    if (Status s = EnsureArchiveTable(b.archive->table, b.key, *columns); !s.ok()) return s;
-    // Parameters in the order they appear in the text (SQLite's "?" are positional):
-    // the three archive columns, then the keys.
-    std::string insert = (dialect().kind == SqlDialect::Kind::kSqlite ? "INSERT OR IGNORE INTO " : "INSERT INTO ") +
-                         QuoteIdentifier(b.archive->table) + " (" + names +
-                         ", \"archived_at\", \"rule_id\", \"run_id\") SELECT " + names + ", " +
-                         dialect().DateParameter(1) + ", " + dialect().Placeholder(2) + ", " +
-                         dialect().Placeholder(3) + " FROM " + QuoteIdentifier(b.table) + " WHERE " +
-                         QuoteIdentifier(b.key) + " IN (" + KeyList(keys.size(), 4) + ")";
-    if (dialect().kind == SqlDialect::Kind::kPostgres) insert += " ON CONFLICT DO NOTHING";
-    std::vector<Value> params = {request.as_of.ToString(), rule_id, request.run_id};
-    for (auto& k : AsValues(keys)) params.push_back(std::move(k));
-    if (Status s = Exec(insert, params); !s.ok()) return s;
+    auto here = ArchiveHere(request, *columns, keys, refused);
+    if (!here.ok()) return here.status();
+    archived = std::move(*here);
   } else {
-    // Another database: copy there first (committed, idempotent), then delete here.
-    ArchiveRows rows{b.archive->table, b.key, *columns, {}, rule_id, request.run_id, request.as_of};
-    Status s = Query("SELECT " + names + " FROM " + QuoteIdentifier(b.table) + " WHERE " + QuoteIdentifier(b.key) +
-                         " IN (" + KeyList(keys.size(), 1) + ")",
-                     AsValues(keys), [&](const Row& r) {
-                       rows.rows.push_back(r);
-                       return true;
-                     });
-    if (!s.ok()) return s;
-    if (Status w = target->WriteArchive(rows); !w.ok()) return w;
+    // Another database: copy there first (committed), then delete here.
+    auto source = RowsByKey(b.table, b.key, *columns, keys);
+    if (!source.ok()) return source.status();
+    ArchiveRows rows{b.archive->table, b.key, *columns, {}, b.rule ? b.rule->id : b.rule_id, request.run_id,
+                     request.as_of};
+    for (auto& [key, row] : *source) rows.rows.push_back(row);
+    auto written = target->WriteArchive(rows);
+    if (!written.ok()) return written.status();
+    for (const auto& [key, row] : *source)
+      if (std::find(written->refused.begin(), written->refused.end(), key) == written->refused.end())
+        archived.push_back(key);
+      else refused->push_back({key, kArchiveConflict});
   }
-  return Exec("DELETE FROM " + QuoteIdentifier(b.table) + " WHERE " + QuoteIdentifier(b.key) + " IN (" +
-                  KeyList(keys.size(), 1) + ")",
-              AsValues(keys));
+  if (Status s = DeleteKeys(b, archived); !s.ok()) return s;
+  return archived;
 }
 
-Status SqlConnector::WriteArchive(const ArchiveRows& rows) {
+// The archive table is in this database: copy and delete in the caller's transaction.
+Result<std::vector<std::string>> SqlConnector::ArchiveHere(const ApplyRequest& request,
+                                                           const std::vector<ColumnInfo>& columns,
+                                                           const std::vector<std::string>& keys,
+                                                           std::vector<ApplyFailure>* refused) {
+  const Binding& b = *request.binding;
+  if (Status s = EnsureArchiveTable(b.archive->table, b.key, columns); !s.ok()) return s;
+  auto source = RowsByKey(b.table, b.key, columns, keys);
+  if (!source.ok()) return source.status();
+  auto before = RowsByKey(b.archive->table, b.key, columns, keys);
+  if (!before.ok()) return before.status();
+  std::vector<std::string> copy, archived;
+  for (const auto& [key, row] : *source) {
+    Archived a = Lookup(*before, key, row);
+    if (a == Archived::kOther) refused->push_back({key, kArchiveConflict});
+    else (a == Archived::kNo ? copy : archived).push_back(key);
+  }
+  if (!copy.empty()) {
+    // A plain INSERT: a conflict the lookup did not see fails the batch, never ignored.
+    // Placeholders are appended one statement at a time: SQLite numbers "?" in text order.
+    std::string names = Names(columns);
+    std::vector<Value> params;
+    std::string sql = "INSERT INTO " + QuoteIdentifier(b.archive->table) + " (" + names +
+                      ", \"archived_at\", \"rule_id\", \"run_id\") SELECT " + names;
+    sql += ", " + Param(&params, request.as_of.ToString(), true);
+    sql += ", " + Param(&params, b.rule ? b.rule->id : b.rule_id);
+    sql += ", " + Param(&params, request.run_id);
+    sql += " FROM " + QuoteIdentifier(b.table) + " AS t WHERE ";
+    sql += KeyIn(b.table, b.key, "t." + QuoteIdentifier(b.key), copy, &params);
+    if (Status s = Exec(sql, params); !s.ok()) return s;
+  }
+  archived.insert(archived.end(), copy.begin(), copy.end());
+  return archived;
+}
+
+Result<ArchiveWrite> SqlConnector::WriteArchive(const ArchiveRows& rows) {
   if (Status s = Begin(); !s.ok()) return s;
-  auto fail = [&](Status s) {
+  auto fail = [&](Status s) -> Result<ArchiveWrite> {
     Rollback();
     return s;
   };
   if (Status s = EnsureArchiveTable(rows.table, rows.key, rows.columns); !s.ok()) return fail(s);
-  std::string names, marks;
-  int i = 0;
-  for (const auto& c : rows.columns) {
-    names += (names.empty() ? "" : ", ") + QuoteIdentifier(c.name);
-    marks += (marks.empty() ? "" : ", ") + dialect().Placeholder(++i);
-  }
-  std::string sql = (dialect().kind == SqlDialect::Kind::kSqlite ? "INSERT OR IGNORE INTO " : "INSERT INTO ") +
-                    QuoteIdentifier(rows.table) + " (" + names + ", \"archived_at\", \"rule_id\", \"run_id\") VALUES (" +
-                    marks + ", " + dialect().DateParameter(i + 1) + ", " + dialect().Placeholder(i + 2) + ", " +
-                    dialect().Placeholder(i + 3) + ")";
-  if (dialect().kind == SqlDialect::Kind::kPostgres) sql += " ON CONFLICT DO NOTHING";
-  for (const auto& r : rows.rows) {
-    std::vector<Value> params = r;
-    params.push_back(rows.archived_at.ToString());
-    params.push_back(rows.rule_id);
-    params.push_back(rows.run_id);
+  size_t k = KeyIndex(rows.columns, rows.key);
+  std::vector<std::string> keys;
+  for (const auto& r : rows.rows) keys.push_back(k < r.size() ? r[k].value_or("") : "");
+  auto before = RowsByKey(rows.table, rows.key, rows.columns, keys);
+  if (!before.ok()) return fail(before.status());
+  ArchiveWrite out;
+  for (size_t i = 0; i < rows.rows.size(); ++i) {
+    Archived a = Lookup(*before, keys[i], rows.rows[i]);
+    if (a == Archived::kOther) out.refused.push_back(keys[i]);
+    if (a != Archived::kNo) continue;
+    std::vector<Value> params;
+    std::string marks;
+    for (const auto& v : rows.rows[i]) marks += (marks.empty() ? "" : ", ") + Param(&params, v);
+    marks += ", " + Param(&params, rows.archived_at.ToString(), true);
+    marks += ", " + Param(&params, rows.rule_id);
+    marks += ", " + Param(&params, rows.run_id);
+    std::string sql = "INSERT INTO " + QuoteIdentifier(rows.table) + " (" + Names(rows.columns) +
+                      ", \"archived_at\", \"rule_id\", \"run_id\") VALUES (" + marks + ")";
     if (Status s = Exec(sql, params); !s.ok()) return fail(s);
   }
   if (Status s = Commit(); !s.ok()) return fail(s);
-  return Status::Ok();
+  return out;
 }
 
 Status SqlConnector::PseudonymiseBatch(const ApplyRequest& request, const std::vector<std::string>& keys) {
@@ -206,25 +325,26 @@ Status SqlConnector::PseudonymiseBatch(const ApplyRequest& request, const std::v
   std::string cols;
   for (const auto& c : p.columns) cols += ", " + QuoteIdentifier(c);
   std::vector<Row> rows;
+  std::vector<Value> select_params;
   Status s = Query("SELECT " + QuoteIdentifier(b.key) + cols + " FROM " + QuoteIdentifier(b.table) + " WHERE " +
-                       QuoteIdentifier(b.key) + " IN (" + KeyList(keys.size(), 1) + ")",
-                   AsValues(keys), [&](const Row& r) {
+                       KeyIn(b.table, b.key, QuoteIdentifier(b.key), keys, &select_params),
+                   select_params, [&](const Row& r) {
                      rows.push_back(r);
                      return true;
                    });
   if (!s.ok()) return s;
-  std::string set;
-  int i = 0;
-  for (const auto& c : p.columns) set += (set.empty() ? "" : ", ") + QuoteIdentifier(c) + " = " + dialect().Placeholder(++i);
-  for (const auto& c : p.null_columns) set += (set.empty() ? "" : ", ") + QuoteIdentifier(c) + " = NULL";
-  set += (set.empty() ? "" : ", ") + QuoteIdentifier(p.marker_column) + " = " + dialect().DateParameter(++i);
-  std::string sql = "UPDATE " + QuoteIdentifier(b.table) + " SET " + set + " WHERE " + QuoteIdentifier(b.key) + " = " +
-                    dialect().Placeholder(i + 1);
   for (const auto& r : rows) {
     std::vector<Value> params;
-    for (size_t c = 0; c < p.columns.size(); ++c) params.push_back(r[c + 1] ? Value(request.tokenise(*r[c + 1])) : Value());
-    params.push_back(request.as_of.ToString());
-    params.push_back(r[0]);
+    std::string set;
+    for (size_t c = 0; c < p.columns.size(); ++c) {
+      set += (set.empty() ? "" : ", ") + QuoteIdentifier(p.columns[c]) + " = ";
+      set += Param(&params, r[c + 1] ? Value(request.tokenise(*r[c + 1])) : Value());
+    }
+    for (const auto& c : p.null_columns) set += (set.empty() ? "" : ", ") + QuoteIdentifier(c) + " = NULL";
+    set += (set.empty() ? "" : ", ") + QuoteIdentifier(p.marker_column) + " = ";
+    set += Param(&params, request.as_of.ToString(), true);
+    std::string sql = "UPDATE " + QuoteIdentifier(b.table) + " SET " + set + " WHERE ";
+    sql += KeyIn(b.table, b.key, QuoteIdentifier(b.key), {r[0].value_or("")}, &params);
     if (Status u = Exec(sql, params); !u.ok()) return u;
   }
   return Status::Ok();
