@@ -14,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include "retention/certificate.h"
+
 namespace retention::demo {
 namespace fs = std::filesystem;
 
@@ -167,6 +169,9 @@ Result<DemoSummary> GenerateDemo(const DemoOptions& o) {
   Generator g(o);
   if (Status s = WriteOwnerOnly(dir / "keys/audit.key", RandomHex(g.rng()) + "\n"); !s.ok()) return s;
   if (Status s = WriteOwnerOnly(dir / "keys/pseudonymisation.key", RandomHex(g.rng()) + "\n"); !s.ok()) return s;
+  if (Status s = GenerateCertificateKeys((dir / "keys/certificate.pem").string(), (dir / "keys/certificate.pub.pem").string());
+      !s.ok())
+    return s;
 
   DemoSummary summary;
   {

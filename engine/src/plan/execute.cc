@@ -156,6 +156,10 @@ class BindingExecution {
     }
     Sample(&out_.due[*action], record.key);
     if (!options_.apply) return;
+    if (options_.approved && !options_.approved(binding_, *action, record.key)) {
+      ++out_.not_approved;
+      return;
+    }
     auto limit = options_.limits.find(binding_.name);
     if (limit != options_.limits.end()) {
       auto l = limit->second.find(*action);
