@@ -16,13 +16,6 @@ using namespace retention::testing;
 
 namespace {
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // A plan saved for approval through the library, with the clock of the day it is made.
 ApprovedPlan SavedPlan(Demo& demo, const char* day) {
   FixedClock clock(*Date::Parse(day));

@@ -23,13 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string Hex(const unsigned char* md, unsigned len) {
   std::string out;
   for (unsigned i = 0; i < len; ++i) out += fmt::format("{:02x}", md[i]);

@@ -2,7 +2,9 @@
 // the CLI opens it: policies, configuration, stores, the state database.
 #pragma once
 
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -15,6 +17,13 @@
 #include "support/sqlite_db.h"
 
 namespace retention::testing {
+
+inline std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 inline const Date kToday = *Date::Parse("2026-11-22");
 

@@ -21,16 +21,6 @@ using Key = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
 using Bio = std::unique_ptr<BIO, decltype(&BIO_free)>;
 using MdContext = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
 
-std::string ToHex(const unsigned char* bytes, size_t len) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(2 * len, '0');
-  for (size_t i = 0; i < len; ++i) {
-    out[2 * i] = kDigits[bytes[i] >> 4];
-    out[2 * i + 1] = kDigits[bytes[i] & 15];
-  }
-  return out;
-}
-
 std::optional<std::vector<unsigned char>> FromHex(const std::string& hex) {
   if (hex.size() % 2) return std::nullopt;
   std::vector<unsigned char> out(hex.size() / 2);

@@ -1,7 +1,6 @@
 #include "retention/certificate.h"
 
 #include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -9,19 +8,12 @@
 #include "crypto/signature.h"
 #include "retention/secrets.h"
 #include "run/certificate_writer.h"
+#include "yaml/yaml_reader.h"
 
 namespace retention {
 namespace {
 
 using nlohmann::ordered_json;
-
-std::optional<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 ordered_json DetailOrNull(const std::string& detail) {
   if (detail.empty()) return nullptr;
@@ -49,9 +41,18 @@ std::string ProofText(const ordered_json& j) {
   if (!j["approval"].is_null())
     text += fmt::format("\nApproved plan {} approved by {} (digest {}).\n", j["approval"].value("plan_id", ""),
                         j["approval"].value("approved_by", ""), j["approval"].value("digest", ""));
-  if (!j["allow_mass"].is_null())
-    text += fmt::format("\n--allow-mass was used; guards it overrode: {}\n", j["allow_mass"]["overridden"].dump());
-  if (!j["assumptions"].is_null()) text += fmt::format("\nAssumptions in force: {}\n", j["assumptions"].dump());
+  if (!j["allow_mass"].is_null()) {
+    text += "\n--allow-mass was used. Guards it overrode:\n";
+    ordered_json overridden = j["allow_mass"].value("overridden", ordered_json::object());
+    for (const auto& [binding, why] : overridden.items())
+      text += fmt::format("  {}: {}\n", binding, why.is_string() ? why.get<std::string>() : why.dump());
+  }
+  if (!j["assumptions"].is_null()) {
+    text += "\nAssumptions in force (assume: in the configuration):\n";
+    ordered_json bindings = j["assumptions"].value("bindings", ordered_json::object());
+    for (const auto& [binding, facts] : bindings.items())
+      text += fmt::format("  {}: {}\n", binding, facts.dump());
+  }
   return text;
 }
 
@@ -114,9 +115,9 @@ Status GenerateCertificateKeys(const std::string& private_key_path, const std::s
 }
 
 Result<CertificateCheck> VerifyCertificate(const std::string& certificate_path, const std::string& public_key_path) {
-  auto text = ReadText(certificate_path);
+  auto text = internal::ReadFileText(certificate_path);
   if (!text) return Status::NotFound(fmt::format("cannot read {}", certificate_path));
-  auto pem = ReadText(public_key_path);
+  auto pem = internal::ReadFileText(public_key_path);
   if (!pem) return Status::NotFound(fmt::format("cannot read the public key {}", public_key_path));
   auto fingerprint = internal::KeyFingerprint(*pem, false);
   if (!fingerprint.ok()) return Status::InvalidArgument(public_key_path + ": " + fingerprint.status().message());
