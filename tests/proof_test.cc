@@ -264,3 +264,29 @@ TEST_CASE("holds: a key hold on an archive view keeps the archived record", "[pr
   REQUIRE(holds->size() == 2);
   for (const auto& h : *holds) CHECK(h.binding == "F05.prestations");
 }
+
+TEST_CASE("proof: the assumptions in force are an entry of the run and on its certificate", "[proof][assume]") {
+  Demo demo;
+  std::string config = ReadAll(demo.config);
+  std::string mapped = "facts: {fin_droits: fin_droits, contentieux: contentieux, decision_definitive: decision_definitive}";
+  auto at = config.find(mapped);
+  REQUIRE(at != std::string::npos);
+  config.replace(at, mapped.size(),
+                 "facts: {fin_droits: fin_droits, decision_definitive: decision_definitive}\n    assume: {contentieux: false}");
+  std::ofstream(demo.config) << config;
+  std::string c = " --config " + demo.config;
+  Process run = Retention("run" + c + " --as-of 2026-11-22 --allow-mass");
+  INFO(run.out);
+  REQUIRE(run.code == 0);
+  auto audit = AuditJson(demo);
+  REQUIRE(CountKind(audit, "assumptions") == 1);
+  for (const auto& e : audit)
+    if (e["kind"] == "assumptions") {
+      CHECK(e["detail"]["bindings"]["F02.droits"] == nlohmann::json::array({"contentieux=false"}));
+      CHECK(e["detail"]["bindings"].size() == 1);
+    }
+  auto cert = nlohmann::json::parse(ReadAll(demo.dir / "state/certificates/run-1.json"));
+  CHECK(cert["assumptions"]["bindings"]["F02.droits"][0] == "contentieux=false");
+  CHECK(ReadAll(demo.dir / "state/certificates/run-1.txt").find("F02.droits: [\"contentieux=false\"]") != std::string::npos);
+  CHECK(Retention("audit verify-certificate " + (demo.dir / "state/certificates/run-1.json") + c).code == 0);
+}

@@ -116,7 +116,23 @@ struct RunProof {
   std::string approval, allow_mass, assumptions;
 };
 
-Status RecordProof(StateDb* state, int64_t run_id, const RunOptions& o, const ordered_json& overridden, RunProof* proof) {
+// Per binding, the facts assumed (`assume:`) and how many due records relied on them.
+std::string AssumptionsDetail(const Plan& dry) {
+  ordered_json bindings = ordered_json::object(), relied = ordered_json::object();
+  for (const auto& b : dry.bindings) {
+    if (b.assumptions.empty()) continue;
+    bindings[b.binding] = b.assumptions;
+    relied[b.binding] = b.assumed;
+  }
+  if (bindings.empty()) return "";
+  return ordered_json{{"bindings", bindings}, {"due_relying_on", relied}}.dump();
+}
+
+Status RecordProof(StateDb* state, int64_t run_id, const RunOptions& o, const Plan& dry, const ordered_json& overridden,
+                   RunProof* proof) {
+  proof->assumptions = AssumptionsDetail(dry);
+  if (!proof->assumptions.empty())
+    if (Status s = state->Record(run_id, audit_kind::kAssumptions, "", proof->assumptions); !s.ok()) return s;
   if (o.approved) {
     proof->approval = internal::ApprovalDetail(*o.approved);
     if (Status s = state->Record(run_id, audit_kind::kApproval, "", proof->approval); !s.ok()) return s;
@@ -218,7 +234,7 @@ Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& poli
   ordered_json overridden = ordered_json::object();
   ApplyGuards(*dry, deployment, o, &exec, &out.guard_tripped, &overridden);
   RunProof proof;
-  if (Status s = RecordProof(state, out.run_id, o, overridden, &proof); !s.ok()) return fail(s);
+  if (Status s = RecordProof(state, out.run_id, o, *dry, overridden, &proof); !s.ok()) return fail(s);
 
   PrepareApply(state, out.run_id, policies.hash, o, &exec);
   auto applied = Execute(deployment, policies, stores, exec);
@@ -256,6 +272,8 @@ std::string PlanToJson(const Plan& plan) {
     x["held"] = {{"count", b.held.count}, {"sample_keys", b.held.sample_keys}};
     x["operator_held"] = {{"count", b.operator_held.count}, {"sample_keys", b.operator_held.sample_keys}};
     x["missing_facts"] = b.missing;
+    x["assumptions"] = b.assumptions;
+    x["due_relying_on_assumptions"] = b.assumed;
     x["no_case"] = b.no_case;
     if (!b.errors.empty()) x["errors"] = b.errors;
     if (!b.applied.empty()) {
@@ -298,6 +316,12 @@ std::string PlanToText(const Plan& plan) {
       if (!s.sample_keys.empty())
         out += fmt::format("    {} e.g. keys {}\n", PhaseName(p), fmt::join(s.sample_keys, ", "));
     for (const auto& [f, n] : b.missing) out += fmt::format("    missing {}: {} records\n", f, n);
+    if (!b.assumptions.empty()) {
+      std::vector<std::string> relied;
+      for (const auto& [a, n] : b.assumed) relied.push_back(fmt::format("{} by {}", a, n));
+      out += fmt::format("    assumes {} (relied on: {})\n", fmt::join(b.assumptions, ", "),
+                         relied.empty() ? std::string("by no due record") : fmt::format("{}", fmt::join(relied, ", ")));
+    }
     if (!b.applied.empty()) {
       std::vector<std::string> parts;
       for (const auto& [p, n] : b.applied) parts.push_back(fmt::format("{} {}", PhaseName(p), n));
