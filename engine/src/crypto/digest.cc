@@ -45,7 +45,7 @@ std::string Sha256Stream::HexDigest() {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned len = 0;
   EVP_DigestFinal_ex(context_->md.get(), md, &len);
-  return Hex(md, len);
+  return ToHex(md, len);
 }
 
 }  // namespace retention::internal
