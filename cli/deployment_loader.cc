@@ -35,13 +35,17 @@ std::unique_ptr<Loaded> LoadForCommand(const std::string& config, const std::str
   }
   if (need_state) {
     const Deployment& d = out->deployment;
-    auto key = LoadKey(d.audit_key_file, d.audit_key_env);
-    if (!key.ok()) throw Exit{kExitBadInput, "audit key: " + key.status().message()};
-    auto state = StateDb::Open(d.state_path, *key);
+    auto state = StateDb::Open(d.state_path, AuditKeyOrExit(d), AnchorSettings{d.anchor_file, d.anchor_syslog});
     if (!state.ok()) throw Exit{kExitBadInput, state.status().message()};
     out->state.emplace(std::move(*state));
   }
   return out;
+}
+
+std::string AuditKeyOrExit(const Deployment& d) {
+  auto key = LoadKey(d.audit_key_file, d.audit_key_env);
+  if (!key.ok()) throw Exit{kExitBadInput, "audit key: " + key.status().message()};
+  return *key;
 }
 
 std::function<void(const Progress&)> TerminalProgress() {

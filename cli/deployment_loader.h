@@ -25,6 +25,9 @@ struct Loaded {
 std::unique_ptr<Loaded> LoadForCommand(const std::string& config, const std::string& policies_flag, bool open_stores,
                                        bool need_state);
 
+// The deployment's audit key; throws Exit(2) when it cannot be read.
+std::string AuditKeyOrExit(const Deployment& deployment);
+
 // A progress line on stderr when it is a terminal (rows done / total, rate, ETA);
 // nothing otherwise.
 std::function<void(const Progress&)> TerminalProgress();

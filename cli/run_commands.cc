@@ -24,6 +24,8 @@ struct PlanRunOptions {
   std::string format = "text";
   bool fast = false;
   std::string approved;
+  std::string approved_by;
+  int expires = 7;
   bool allow_mass = false;
 };
 
@@ -54,21 +56,28 @@ int RunPlan(const PlanRunOptions& o) {
   ro.full_scan = !o.fast;
   ro.only_bindings = o.bindings;
   ro.progress = TerminalProgress();
+  if (!o.save.empty()) {
+    ro.approval_key = AuditKeyOrExit(loaded->deployment);
+    ro.approval_days = o.expires;
+  }
   auto out = PlanOrRun(loaded->deployment, loaded->policies.policies, *loaded->stores,
                        loaded->state ? &*loaded->state : nullptr, ro);
-  if (!out.ok()) throw Exit{kExitFailed, out.status().message()};
+  if (!out.ok()) {
+    bool bad = out.status().code() == Status::Code::kInvalidArgument;
+    throw Exit{bad ? kExitBadInput : kExitFailed, out.status().message()};
+  }
   std::string json = PlanToJson(out->plan);
   if (!o.save.empty()) {
     // The plan lists sample keys: owner-only when created.
     if (Status created = CreatePrivateFile(o.save); !created.ok()) throw Exit{kExitBadInput, created.message()};
     std::ofstream f(o.save);
-    f << json << "\n";
+    f << out->approval_json << "\n";
     if (!f) throw Exit{kExitBadInput, fmt::format("cannot write {}", o.save)};
   }
   std::cout << (o.format == "json" ? json + "\n" : PlanToText(out->plan));
   if (!o.save.empty() && o.format != "json")
-    std::cout << fmt::format("\nSaved to {}: review it, then `retention run --config {} --approved {}`.\n", o.save,
-                             o.config, o.save);
+    std::cout << fmt::format("\nSaved to {} (valid {} days, once): review it, then `retention run --config {} --approved {} "
+                             "--approved-by NAME`.\n", o.save, o.expires, o.config, o.save);
   if (!has_state) std::cerr << "note: no state database yet, so operator holds were not checked\n";
   return kExitOk;
 }
@@ -95,6 +104,7 @@ int RunRun(const PlanRunOptions& o) {
     auto plan = ParseApprovedPlan(text.str());
     if (!plan.ok()) throw Exit{kExitBadInput, fmt::format("{}: {}", o.approved, plan.status().message())};
     ro.approved = *plan;
+    ro.approved->approved_by = o.approved_by;
   }
   auto out = PlanOrRun(loaded->deployment, loaded->policies.policies, *loaded->stores, &*loaded->state, ro);
   if (!out.ok()) {
@@ -131,6 +141,8 @@ void AddPlanRunCommands(CLI::App& app, SetAction set_action) {
   plan->add_option("--as-of", o->as_of, "Plan as of this date, past or future (default: today)");
   plan->add_option("--save", o->save, "Save the plan as JSON, to approve it for `run --approved`");
   plan->add_option("--format", o->format, "Output format")->check(CLI::IsMember({"text", "json"}));
+  plan->add_option("--expires", o->expires, "With --save: days the saved plan may be used (default 7)")
+      ->check(CLI::Range(1, 365));
   plan->add_flag("--fast", o->fast, "Push the due condition down to the stores (counts only what is due)");
   plan->footer(R"(
 A plan evaluates every record of every binding and reports, per binding: rows, what is
@@ -147,7 +159,11 @@ Examples:
   CLI::App* run = app.add_subcommand("run", "Apply what is due: archive, pseudonymise, delete, with audit and guards");
   CommonOptions(run, r.get());
   run->add_option("--as-of", r->as_of, "Run as of this date (default: today; never in the future)");
-  run->add_option("--approved", r->approved, "A plan saved with `plan --save` and reviewed: act within its counts");
+  CLI::Option* approved =
+      run->add_option("--approved", r->approved, "A plan saved with `plan --save` and reviewed: act only on its records");
+  run->add_option("--approved-by", r->approved_by, "Who approved the plan (recorded in the audit and the certificate)")
+      ->needs(approved);
+  approved->needs(run->get_option("--approved-by"));
   run->add_flag("--allow-mass", r->allow_mass, "Ignore the per-binding max_rows / max_fraction guards");
   run->footer(R"(
 A run plans, checks the guards (per binding max_rows and max_fraction; above them the
@@ -157,11 +173,12 @@ it is changed. Every batch is appended to the audit chain; a certificate is writ
 
 Exit codes: 0 done, 1 failed, 2 bad input, 3 a guard skipped a binding,
             4 refused (future date, earlier than the last run, another run active,
-              approved plan made with other policies or configuration).
+              audit chain that does not verify, approved plan stale, edited,
+              already used, expired or dated in the future).
 
 Examples:
   retention run --config examples/cpam/config.yaml
-  retention run --config deploy.yaml --approved plan.json)");
+  retention run --config deploy.yaml --approved plan.json --approved-by "J. Martin, DPO")");
   run->callback([r, set_action] { set_action([r] { return RunRun(*r); }); });
 }
 

@@ -22,8 +22,8 @@ retention policies check "$root/policies"
 step plan --config "$config" --save "$demo/reports/plan.json"
 retention plan --config "$config" --save "$demo/reports/plan.json" | tee "$demo/reports/plan.txt"
 
-step run --config "$config" --approved "$demo/reports/plan.json"
-retention run --config "$config" --approved "$demo/reports/plan.json" | tail -n 4
+step run --config "$config" --approved "$demo/reports/plan.json" --approved-by "$(id -un)"
+retention run --config "$config" --approved "$demo/reports/plan.json" --approved-by "$(id -un)" | tail -n 4
 
 step audit verify --config "$config"
 retention audit verify --config "$config"

@@ -14,6 +14,7 @@
 #include "retention/run.h"
 #include "retention/secrets.h"
 #include "support/process.h"
+#include "support/demo.h"
 #include "support/sqlite_db.h"
 
 using namespace retention;
@@ -25,50 +26,6 @@ namespace {
 using Cli = Process;
 
 Cli Run(const std::string& args) { return Retention(args); }
-
-const Date kToday = *Date::Parse("2026-11-22");
-
-struct Demo {
-  TempDir dir;
-  std::string config;
-  LoadResult policies;
-  DeploymentLoad load;
-  std::optional<Stores> stores;
-  std::optional<StateDb> state;
-  FixedClock clock{kToday};
-
-  explicit Demo(int rows = 3000) {
-    demo::DemoOptions o;
-    o.dir = dir.path().string();
-    o.rows = rows;
-    o.today = kToday;
-    o.policies_dir = RETENTION_SOURCE_DIR "/policies";
-    auto s = demo::GenerateDemo(o);
-    REQUIRE(s.ok());
-    config = s->config;
-    policies = LoadPolicies(RETENTION_SOURCE_DIR "/policies");
-    load = LoadDeployment(config, policies.policies);
-    for (const auto& d : load.diagnostics) UNSCOPED_INFO(d.ToString());
-    REQUIRE_FALSE(HasErrors(load.diagnostics));
-    ConnectorRegistry registry;
-    RegisterBuiltinConnectors(registry);
-    auto opened = Stores::Open(load.deployment, registry);
-    REQUIRE(opened.ok());
-    stores.emplace(std::move(*opened));
-    auto st = StateDb::Open(load.deployment.state_path, *LoadKey(load.deployment.audit_key_file, ""));
-    REQUIRE(st.ok());
-    state.emplace(std::move(*st));
-  }
-
-  Result<RunOutcome> Go(const char* as_of, bool apply, RunOptions o = {}) {
-    o.as_of = *Date::Parse(as_of);
-    o.apply = apply;
-    o.clock = &clock;
-    o.pseudonymise_keys["F55.accompagnement"] = *LoadKey(dir / "keys/pseudonymisation.key", "");
-    return PlanOrRun(load.deployment, policies.policies, *stores, &*state, o);
-  }
-  SqliteDb Db() { return SqliteDb(dir / "data/cpam.db"); }
-};
 
 int64_t Applied(const Plan& p) {
   int64_t n = 0;
@@ -170,7 +127,7 @@ TEST_CASE("demo: a hold placed during a run is honoured by the batch that re-che
   o.on_record = [&](const Binding& b, const RawRecord& r, const Evaluation&, std::optional<Phase> action) {
     if (!placed && b.name == "F76.dossier_salarie" && r.key == key && action) {
       placed = true;
-      auto other = StateDb::Open(demo.load.deployment.state_path, *LoadKey(demo.dir / "keys/audit.key", ""));
+      auto other = demo.OpenState();
       REQUIRE(other.ok());
       REQUIRE(other->AddHold(OperatorHold::Kind::kKey, key, "F76.dossier_salarie", "arrivée en cours de run").ok());
     }
@@ -197,23 +154,17 @@ TEST_CASE("demo: guards trip, then --allow-mass and approved plans, with their e
   int64_t due = std::stoll(demo.Db().One("SELECT COUNT(*) FROM immatriculations WHERE fin_droits < '2023-11-22'"));
   demo.Db().Exec("INSERT INTO immatriculations VALUES (90001, '180017512345678', 'Nouveau', '2020-01-31'), "
                  "(90002, '280027512345612', 'Nouvelle', '2020-01-31')");
-  Cli approved = Run("run " + c + " --as-of 2026-11-22 --binding F01.droits --approved " + (demo.dir / "plan.json"));
+  Cli approved = Run("run " + c + " --as-of 2026-11-22 --binding F01.droits --approved " + (demo.dir / "plan.json") +
+                     " --approved-by dpo");
   INFO(approved.out);
   CHECK(approved.code == 0);
   CHECK(std::stoll(demo.Db().One("SELECT COUNT(*) FROM immatriculations WHERE fin_droits < '2023-11-22'")) == 2);
   CHECK(due > 2);
-  // A plan made under other policies is refused.
-  std::string text;
-  {
-    std::ifstream in(demo.dir / "plan.json");
-    std::stringstream s;
-    s << in.rdbuf();
-    text = s.str();
-  }
-  auto at = text.find("sha256:");
-  text.replace(at + 7, 4, "0000");
-  std::ofstream(demo.dir / "stale.json") << text;
-  Cli stale = Run("run " + c + " --as-of 2026-11-22 --approved " + (demo.dir / "stale.json"));
+  // A plan made under another configuration is refused.
+  Cli second = Run("plan " + c + " --as-of 2026-11-22 --save " + (demo.dir / "plan2.json"));
+  REQUIRE(second.code == 0);
+  std::ofstream(demo.config, std::ios::app) << "# changed after the plan was approved\n";
+  Cli stale = Run("run " + c + " --as-of 2026-11-22 --approved " + (demo.dir / "plan2.json") + " --approved-by dpo");
   CHECK(stale.code == 4);
   CHECK(stale.out.find("other policies or another configuration") != std::string::npos);
   Cli mass = Run("run " + c + " --as-of 2026-11-22 --allow-mass");
@@ -276,7 +227,7 @@ TEST_CASE("demo: audit tampering is detected and the entry named", "[e2e][audit]
     state.Exec("DELETE FROM audit WHERE id = " + last);
     Cli bad = Run("audit verify " + c);
     CHECK(bad.code == 1);
-    CHECK(bad.out.find("BROKEN at entry " + last + ": run 1 recorded") != std::string::npos);
+    CHECK(bad.out.find("BROKEN at entry " + last + ": anchor line 1 recorded") != std::string::npos);
   }
   SECTION("a digest swapped for another key's") {
     state.Exec("UPDATE audit SET key_digests = replace(key_digests, substr(key_digests, 3, 8), 'deadbeef') WHERE id = 4");

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "store/sqlite_handle.h"
+#include "retention/certificate.h"
 
 namespace retention::demo {
 namespace fs = std::filesystem;
@@ -165,6 +166,9 @@ Result<DemoSummary> GenerateDemo(const DemoOptions& o) {
   Generator g(o);
   if (Status s = WriteOwnerOnly(dir / "keys/audit.key", RandomHex(g.rng()) + "\n"); !s.ok()) return s;
   if (Status s = WriteOwnerOnly(dir / "keys/pseudonymisation.key", RandomHex(g.rng()) + "\n"); !s.ok()) return s;
+  if (Status s = GenerateCertificateKeys((dir / "keys/certificate.pem").string(), (dir / "keys/certificate.pub.pem").string());
+      !s.ok())
+    return s;
 
   DemoSummary summary;
   {

@@ -81,6 +81,10 @@ struct Deployment {
   std::string state_path;      // the state database (runs, holds, audit)
   std::string audit_key_file;  // key for the HMAC digests of keys in the audit
   std::string audit_key_env;
+  std::string anchor_file;     // audit anchors: append-only file; "" = none (default "<state>.anchors")
+  bool anchor_syslog = false;  // audit anchors also sent to syslog
+  std::string certificate_key_file;         // Ed25519 private key (PEM, owner-only); "" = unsigned certificates
+  std::string certificate_public_key_file;  // its public key, for `audit verify-certificate`
   std::vector<StoreConfig> stores;
   std::vector<Binding> bindings;
   Facts deployment_facts;      // values of deployment-wide facts
@@ -107,6 +111,12 @@ DeploymentLoad LoadDeploymentText(const std::string& text, const std::string& fi
 // The `policies:` folder a configuration names (resolved against its directory), or
 // "" when it names none; read before the policies, which the full load needs.
 std::string DeploymentPoliciesDir(const std::string& path);
+
+// Which records a binding acts on, the one name holds, plans and audit entries use for
+// them: the binding itself, or for an archive view ("X@archive", X's records once moved
+// to its archive table) the binding X. Binding names cannot contain '@'.
+std::string BindingRecordsOf(const std::string& binding_name);
+inline constexpr const char* kArchiveViewSuffix = "@archive";
 
 // SQL identifiers from configuration: letters, digits and underscores, not starting
 // with a digit, at most 63 characters; optionally one "schema." prefix.

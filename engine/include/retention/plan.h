@@ -49,6 +49,7 @@ struct BindingPlan {
   std::map<Phase, int64_t> applied;
   int64_t skipped_at_apply = 0;     // no longer due, or held, when re-checked
   int64_t refused_at_apply = 0;     // of those, kept because acting was unsafe (why: in errors)
+  int64_t not_approved = 0;         // due, but outside the approved plan: left as they are
   std::string guard;                // non-empty: why the binding was not applied
 
   int64_t DueTotal() const;
@@ -103,6 +104,9 @@ struct ExecuteOptions {
   // unlimited. A binding listed in `blocked` is not applied at all.
   std::map<std::string, std::map<Phase, int64_t>> limits;
   std::map<std::string, std::string> blocked;  // binding → reason
+  // An approved plan's records: when set, a run applies a due record only if this
+  // returns true; the others are counted in BindingPlan::not_approved and left as they are.
+  std::function<bool(const Binding&, Phase, const std::string& key)> approved;
   // Around each applied batch: `before_batch` opens the caller's transaction (the state
   // database, so that operator holds are re-checked under its lock), `on_batch` records
   // the batch and commits it, `abort_batch` rolls it back after a failed apply.

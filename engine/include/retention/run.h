@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 
@@ -12,13 +13,29 @@
 
 namespace retention {
 
+// One binding and action of an approved plan: exactly the records it may act on.
+struct ApprovedSet {
+  int64_t count = 0;
+  std::string digest;                 // SHA-256 over the sorted key digests, one a line
+  std::set<std::string> key_digests;  // HMAC-SHA-256(audit key, key) of each record
+};
+
 // A saved plan (`retention plan --save`), approved by a person for `run --approved`.
+// It carries no raw keys; its MAC (HMAC-SHA-256 under the audit key over
+// ApprovalCanonical) binds every field, so an edited plan is refused.
 struct ApprovedPlan {
+  std::string plan_id;  // random; consumed by the run that uses it
+  Date created;         // the day it was saved
+  Date expires;         // the last day it may be used
   Date as_of;
   std::string policy_hash;
   std::string config_hash;
-  std::map<std::string, std::map<Phase, int64_t>> counts;  // binding → action → count
+  std::map<std::string, std::map<Phase, ApprovedSet>> sets;  // binding → action → records
+  std::string mac;
+  std::string approved_by;  // who approved it: `run --approved-by`, required
 };
+// The text the plan's MAC is computed over.
+std::string ApprovalCanonical(const ApprovedPlan& plan);
 
 struct RunOptions {
   std::optional<Date> as_of;                 // default: today (clock)
@@ -26,7 +43,11 @@ struct RunOptions {
   bool full_scan = false;                    // plan: evaluate every row (complete report)
   std::vector<std::string> only_bindings;
   bool allow_mass = false;                   // run: ignore the blast-radius guard
-  std::optional<ApprovedPlan> approved;      // run: act within these counts
+  std::optional<ApprovedPlan> approved;      // run: act only on these records, once, before expiry
+  // plan: when set, RunOutcome::approval_json is the plan to save for approval, its
+  // digests and MAC under this key (the audit key), valid `approval_days` days.
+  std::string approval_key;
+  int approval_days = 7;
   const Clock* clock = &SystemClock();
   std::string certificate_dir;               // run: where certificates go ("" = beside the state database)
   std::function<void(const Progress&)> progress;
@@ -42,10 +63,13 @@ struct RunOutcome {
   bool incomplete = false;         // some binding left due records undone (BindingPlan::Incomplete)
   std::string certificate_json;    // paths, for a run
   std::string certificate_text;
+  std::string approval_json;       // plan with approval_key: the file `plan --save` writes
 };
 
 // Exit codes of `retention run` (docs/operations.md): refused runs are errors with
-// Status codes: kFailedPrecondition (clock guard, lock, future date, stale plan).
+// Status codes: kFailedPrecondition (clock guard, lock, future date, an audit chain
+// that does not verify, an approved plan stale, edited, replayed, expired or dated in
+// the future).
 Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& policies, const Stores& stores,
                              StateDb* state, const RunOptions& options);
 

@@ -1,7 +1,12 @@
 // The state database (SQLite, owner-only files): runs, operator holds and the audit
-// trail. The audit is a hash chain: each entry stores the hash of the previous one,
-// so that changing, removing or reordering an entry is detected by VerifyAudit.
-// Keys and subjects are stored only as HMAC digests under the deployment's audit key.
+// trail. The audit is a keyed hash chain: each entry stores the HMAC-SHA-256, under the
+// deployment's audit key, of its canonical text including the previous entry's hash, so
+// that changing, removing or reordering an entry, or recomputing the chain without the
+// key, is detected by VerifyAudit. Runs, holds (placed and released), approvals,
+// `--allow-mass`, assumptions and policy or configuration changes are entries of the
+// same chain; each run's head is also written to anchors outside the database (an
+// append-only file, syslog), which VerifyAudit checks the chain against.
+// Keys and subjects are stored only as HMAC digests under the audit key.
 #pragma once
 
 #include <cstdint>
@@ -32,34 +37,60 @@ struct OperatorHold {
   int64_t id = 0;
   Kind kind = Kind::kRule;
   std::string value;    // rule id or store name; a digest for subjects and keys
-  std::string binding;  // for kKey
+  std::string binding;  // for kKey: the binding whose records it names (BindingRecordsOf)
   std::string reason;
+  std::string author;
   std::string created_at;
   std::string released_at;  // empty while active
   std::string release_reason;
+  std::string release_author;
 };
 const char* HoldKindName(OperatorHold::Kind kind);  // "subject", "key", "rule", "store"
 
+// The kinds of audit entries.
+namespace audit_kind {
+inline constexpr const char* kBatch = "batch";                // an applied batch (binding, action, keys)
+inline constexpr const char* kRunStart = "run_start";         // as-of date, policy and configuration hashes
+inline constexpr const char* kRunEnd = "run_end";             // status and counts
+inline constexpr const char* kPolicyChange = "policy_change";  // the policy set differs from the previous run's
+inline constexpr const char* kConfigChange = "configuration_change";
+inline constexpr const char* kHoldAdd = "hold_add";
+inline constexpr const char* kHoldRelease = "hold_release";
+inline constexpr const char* kApproval = "approval";          // run --approved: plan id, approver, digest
+inline constexpr const char* kAllowMass = "allow_mass";       // run --allow-mass and the guards it overrode
+inline constexpr const char* kAssumptions = "assumptions";    // per binding, the facts assumed (assume:)
+}  // namespace audit_kind
+
 struct AuditEntry {
   int64_t id = 0;
-  int64_t run_id = 0;
-  std::string time;  // UTC, ISO 8601
+  int64_t run_id = 0;  // 0 for entries outside a run (holds)
+  std::string time;    // UTC, ISO 8601
+  std::string kind = audit_kind::kBatch;
   std::string binding;
   std::string rule_id;
   std::string action;
   int64_t count = 0;
   std::vector<std::string> key_digests;  // HMAC-SHA-256(audit key, key)
   std::string policy_hash;
+  std::string detail;  // JSON object: the kind's own fields ("{}" when none)
   std::string prev_hash;
-  std::string hash;  // sha256 of the canonical entry, prev_hash included
+  std::string hash;  // HMAC-SHA-256(audit key, AuditCanonical(entry)), prev_hash included
 };
 
 struct AuditVerification {
   bool ok = true;
   int64_t entries = 0;
-  int64_t first_bad_id = 0;  // 0 when ok
+  int64_t first_bad_id = 0;  // 0 when ok; the entry (or hold, run, anchor line) named by `problem`
   std::string problem;
   std::string head;          // hash of the last entry
+  int64_t anchors = 0;       // anchors checked
+  std::string anchor_note;   // e.g. that no anchor file is configured
+};
+
+// Where each run's head is anchored outside the state database.
+struct AnchorSettings {
+  std::string file;     // append-only file of anchors ("" = none)
+  bool syslog = false;  // also send each anchor to syslog (LOG_AUTHPRIV | LOG_NOTICE)
 };
 
 class StateDb {
@@ -68,8 +99,9 @@ class StateDb {
   StateDb(StateDb&&) noexcept;
   StateDb& operator=(StateDb&&) noexcept;
 
-  // Opens or creates the database; the files are created owner-only (0600).
-  static Result<StateDb> Open(const std::string& path, std::string audit_key);
+  // Opens or creates the database; the files are created owner-only (0600). A
+  // database whose audit table predates the keyed chain is refused.
+  static Result<StateDb> Open(const std::string& path, std::string audit_key, AnchorSettings anchors = {});
 
   // Exclusive per state database: a second concurrent run gets an error.
   Status LockForRun();
@@ -77,16 +109,27 @@ class StateDb {
 
   Result<std::optional<RunRecord>> LastRun(bool applied_only) const;
   Result<std::vector<RunRecord>> Runs() const;
+  // Inserts the run and its run_start entry, plus a policy_change or
+  // configuration_change entry when the hashes differ from the previous run's.
   Result<int64_t> BeginRun(Date as_of, const std::string& policy_hash, const std::string& config_hash,
                            const std::string& status);
+  // Updates the run, appends its run_end entry and writes the anchors.
   Status EndRun(int64_t id, const std::string& status, const std::string& counts_json);
 
-  // Holds. Subjects and keys are stored as digests.
+  // Appends one typed entry (approval, allow_mass, assumptions...) in its own
+  // transaction. `detail` is a JSON object.
+  Status Record(int64_t run_id, const std::string& kind, const std::string& binding, const std::string& detail);
+  // The run that used an approved plan's id, if any (from the chain).
+  Result<std::optional<int64_t>> ApprovalUsedBy(const std::string& plan_id) const;
+
+  // Holds, each placed and released with an entry in the chain. Subjects and keys are
+  // stored as digests.
   Result<int64_t> AddHold(OperatorHold::Kind kind, const std::string& value, const std::string& binding,
-                          const std::string& reason);
-  Status ReleaseHold(int64_t id, const std::string& reason);
+                          const std::string& reason, const std::string& author = "");
+  Status ReleaseHold(int64_t id, const std::string& reason, const std::string& author = "");
   Result<std::vector<OperatorHold>> Holds(bool include_released) const;
-  // A checker over the active holds, reloaded at every BeginBatch.
+  // A checker over the active holds (those active in the holds table or in the chain),
+  // reloaded at every BeginBatch.
   const HoldChecker& holds() const;
   Status ReloadHolds();
 
@@ -98,12 +141,15 @@ class StateDb {
   void AbortBatch();
 
   Result<std::vector<AuditEntry>> Audit(std::optional<int64_t> run_id) const;
+  // Recomputes the keyed chain; checks the holds and runs tables against it and the
+  // chain against the anchors.
   Result<AuditVerification> VerifyAudit() const;
 
   std::string Digest(const std::string& value) const;  // HMAC-SHA-256(audit key, value), hex
 
- private:
   struct Impl;
+
+ private:
   explicit StateDb(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

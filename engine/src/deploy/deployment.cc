@@ -40,7 +40,8 @@ class DeploymentReader {
       : r_(*reader), policies_(policies), base_(std::move(base)) {}
 
   void Read(const YAML::Node& root, Deployment* d) {
-    r_.CheckMap(root, "a deployment", {"policies", "state", "audit_key", "deployment_facts", "stores", "bindings"},
+    r_.CheckMap(root, "a deployment", {"policies", "state", "audit_key", "audit_anchor", "certificate_key", "deployment_facts",
+                 "stores", "bindings"},
                 {"state", "stores", "bindings"});
     if (!root.IsMap()) return;
     d->policies_dir = Resolve(r_.String(root, "policies").value_or(""));
@@ -51,6 +52,7 @@ class DeploymentReader {
         d->audit_key_env = r_.String(k, "env").value_or("");
       }
     }
+    ReadProofSettings(root, d);
     if (YAML::Node facts = root["deployment_facts"]) ReadDeploymentFacts(facts, d);
     YAML::Node stores = root["stores"];
     if (stores && !stores.IsMap()) r_.Error(stores, "'stores' must be a map of store name to its settings");
@@ -88,6 +90,23 @@ class DeploymentReader {
   std::string Resolve(const std::string& path) {
     if (path.empty() || fs::path(path).is_absolute()) return path;
     return (fs::path(base_) / path).lexically_normal().string();
+  }
+
+  // Anchors of the audit chain and the key that signs certificates.
+  void ReadProofSettings(const YAML::Node& root, Deployment* d) {
+    d->anchor_file = d->state_path.empty() ? "" : d->state_path + ".anchors";
+    if (YAML::Node a = root["audit_anchor"]; a && r_.CheckMap(a, "audit_anchor", {"file", "syslog"}, {})) {
+      std::string file = r_.String(a, "file").value_or(d->anchor_file);
+      d->anchor_file = file == "none" ? "" : Resolve(file);
+      d->anchor_syslog = r_.Bool(a, "syslog").value_or(false);
+      if (d->anchor_file.empty() && !d->anchor_syslog) r_.Error(a, "audit_anchor needs a file or syslog: true");
+      if (!d->anchor_file.empty() && d->anchor_file == d->state_path)
+        r_.Error(a["file"], "the anchor file must not be the state database");
+    }
+    if (YAML::Node k = root["certificate_key"]; k && r_.CheckMap(k, "certificate_key", {"private", "public"}, {"private"})) {
+      d->certificate_key_file = Resolve(r_.String(k, "private").value_or(""));
+      d->certificate_public_key_file = Resolve(r_.String(k, "public").value_or(""));
+    }
   }
 
   void ReadDeploymentFacts(const YAML::Node& facts, Deployment* d) {
@@ -191,6 +210,8 @@ class DeploymentReader {
     if (!b.rule) r_.Error(node["rule"], fmt::format("unknown rule '{}' (no policy rule or catalog id)", b.rule_id));
     b.name = r_.String(node, "name").value_or(b.rule ? b.rule->id : b.rule_id);
     if (d->FindBinding(b.name)) r_.Error(node, fmt::format("duplicate binding name '{}': give each a 'name'", b.name));
+    if (b.name.find('@') != std::string::npos)
+      r_.Error(node["name"] ? node["name"] : node, fmt::format("binding name '{}' contains '@' (kept for archive views)", b.name));
     b.store = r_.String(node, "store").value_or("");
     const StoreConfig* store = d->FindStore(b.store);
     if (!store) r_.Error(node["store"], fmt::format("unknown store '{}'", b.store));
@@ -319,7 +340,7 @@ class DeploymentReader {
     for (const auto& b : d->bindings) {
       if (!b.archive) continue;
       Binding v = b;
-      v.name = b.name + "@archive";
+      v.name = b.name + kArchiveViewSuffix;
       v.store = b.archive->store;
       v.table = b.archive->table;
       v.archive.reset();
@@ -345,6 +366,13 @@ DeploymentLoad LoadDeploymentText(const std::string& text, const std::string& fi
   YamlReader reader(file_name, &out.diagnostics);
   if (auto root = reader.ParseText(text)) DeploymentReader(&reader, policies, base_dir).Read(*root, &out.deployment);
   return out;
+}
+
+std::string BindingRecordsOf(const std::string& binding_name) {
+  std::string_view suffix = kArchiveViewSuffix;
+  if (binding_name.size() > suffix.size() && binding_name.compare(binding_name.size() - suffix.size(), suffix.size(), suffix) == 0)
+    return binding_name.substr(0, binding_name.size() - suffix.size());
+  return binding_name;
 }
 
 std::string DeploymentPoliciesDir(const std::string& path) {

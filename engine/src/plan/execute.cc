@@ -185,6 +185,10 @@ class BindingExecution {
     Sample(&out_.due[*action], record.key);
     for (const auto& a : e.assumed) ++out_.assumed[a];
     if (!options_.apply) return;
+    if (options_.approved && !options_.approved(binding_, *action, record.key)) {
+      ++out_.not_approved;
+      return;
+    }
     auto limit = options_.limits.find(binding_.name);
     if (limit != options_.limits.end()) {
       auto l = limit->second.find(*action);

@@ -7,24 +7,29 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "crypto/digest.h"
+#include "run/approval.h"
+#include "run/certificate_writer.h"
+
 namespace retention {
 namespace fs = std::filesystem;
 using nlohmann::ordered_json;
 
 namespace {
 
-// Bindings whose due count exceeds their guard, unless allowed.
-void ApplyGuards(const Plan& dry, const Deployment& d, const RunOptions& o, ExecuteOptions* exec, bool* tripped) {
+// Bindings whose due count exceeds their guard are blocked, unless an approved plan
+// covers them (then it bounds them) or --allow-mass overrides them (recorded).
+void ApplyGuards(const Plan& dry, const Deployment& d, const RunOptions& o, ExecuteOptions* exec, bool* tripped,
+                 ordered_json* overridden) {
   for (const auto& bp : dry.bindings) {
     const Binding* b = d.FindBinding(bp.binding);
     if (!b || bp.manual) continue;
     if (o.approved) {
-      auto it = o.approved->counts.find(bp.binding);
-      std::map<Phase, int64_t> limits = it == o.approved->counts.end() ? std::map<Phase, int64_t>{} : it->second;
-      exec->limits[bp.binding] = limits;
+      auto& limits = exec->limits[bp.binding];
+      if (auto it = o.approved->sets.find(bp.binding); it != o.approved->sets.end())
+        for (const auto& [action, set] : it->second) limits[action] = set.count;
       continue;
     }
-    if (o.allow_mass) continue;
     int64_t due = bp.DueTotal();
     double fraction = bp.total_rows ? static_cast<double>(due) / static_cast<double>(bp.total_rows) : 0;
     std::string why;
@@ -33,10 +38,13 @@ void ApplyGuards(const Plan& dry, const Deployment& d, const RunOptions& o, Exec
     else if (due > 0 && fraction > b->guard.max_fraction)
       why = fmt::format("{} of {} rows due ({:.1f}%), above max_fraction {:.1f}%", due, bp.total_rows, 100 * fraction,
                         100 * b->guard.max_fraction);
-    if (!why.empty()) {
-      exec->blocked[bp.binding] = why + ": skipped (review with `retention plan --save`, then run --approved, or --allow-mass)";
-      *tripped = true;
+    if (why.empty()) continue;
+    if (o.allow_mass) {
+      (*overridden)[bp.binding] = why;
+      continue;
     }
+    exec->blocked[bp.binding] = why + ": skipped (review with `retention plan --save`, then run --approved, or --allow-mass)";
+    *tripped = true;
   }
 }
 
@@ -55,42 +63,132 @@ ordered_json CountsJson(const Plan& plan) {
   return bindings;
 }
 
-Status WriteCertificate(const RunOutcome& out, const Deployment& d, const StateDb& state, const std::string& json_path,
-                        const std::string& text_path, const std::string& status) {
+// A plan; with an approval key, also the plan to save for approval (the digests of
+// exactly the records it counts as due).
+Result<RunOutcome> MakePlan(const Deployment& deployment, const PolicySet& policies, const Stores& stores,
+                            const RunOptions& o, ExecuteOptions exec, Date today) {
+  RunOutcome out;
+  internal::DueDigests due;
+  if (!o.approval_key.empty()) {
+    if (o.approval_days < 1 || o.approval_days > 365)
+      return Status::InvalidArgument("an approved plan expires after 1 to 365 days");
+    const HoldChecker* holds = exec.holds;
+    auto user = exec.on_record;
+    exec.on_record = [&, holds, user](const Binding& b, const RawRecord& r, const Evaluation& e, std::optional<Phase> a) {
+      if (user) user(b, r, e, a);
+      if (!a || (holds && holds->Held(b, r.key, r.subject))) return;
+      due[b.name][*a].push_back(internal::HmacSha256Hex(o.approval_key, r.key));
+    };
+  }
+  auto plan = Execute(deployment, policies, stores, exec);
+  if (!plan.ok()) return plan.status();
+  out.plan = std::move(*plan);
+  if (o.approval_key.empty()) return out;
+  for (const auto& b : out.plan.bindings)
+    for (const auto& [action, summary] : b.due)
+      if (static_cast<int64_t>(due[b.binding][action].size()) != summary.count)
+        return Status::Internal(fmt::format("binding {}: the approval lists {} {} records, the plan counts {}", b.binding,
+                                            due[b.binding][action].size(), PhaseName(action), summary.count));
+  out.approval_json = internal::ApprovalJson(out.plan, due, o.approval_key, today, o.approval_days);
+  return out;
+}
+
+// Every refusal of a run, before anything changes (the caller holds the run lock).
+Status CheckRun(const Deployment& deployment, const PolicySet& policies, const StateDb& state, const RunOptions& o,
+                Date today, Date as_of) {
+  auto last = state.LastRun(true);
+  if (!last.ok()) return last.status();
+  if (*last && (*last)->as_of > as_of)
+    return Status::FailedPrecondition(fmt::format("clock guard: the last run (#{}) was as of {}, after {}; refusing to "
+                                                  "run backwards", (*last)->id, (*last)->as_of.ToString(), as_of.ToString()));
   auto verification = state.VerifyAudit();
   if (!verification.ok()) return verification.status();
-  auto entries = state.Audit(out.run_id);
-  if (!entries.ok()) return entries.status();
-  ordered_json j;
-  j["certificate"] = "retention deletion certificate";
-  j["run_id"] = out.run_id;
-  j["status"] = status;
-  j["as_of"] = out.plan.as_of.ToString();
-  j["policy_set"] = out.plan.policy_hash;
-  j["configuration"] = out.plan.config_hash;
-  j["configuration_file"] = d.path;
-  ordered_json actions = ordered_json::array();
-  std::string text = fmt::format(
-      "Deletion certificate\n====================\nRun {} ({}), as of {}\nPolicy set    {}\nConfiguration {}\n\n",
-      out.run_id, status, out.plan.as_of.ToString(), out.plan.policy_hash, out.plan.config_hash);
-  text += fmt::format("{:<34} {:<30} {:<13} {:>8}\n", "binding", "rule", "action", "records");
-  for (const auto& b : out.plan.bindings)
-    for (const auto& [p, n] : b.applied) {
-      actions.push_back({{"binding", b.binding}, {"rule", b.rule_id}, {"action", PhaseName(p)}, {"records", n}});
-      text += fmt::format("{:<34} {:<30} {:<13} {:>8}\n", b.binding, b.rule_id, PhaseName(p), n);
-    }
-  for (const auto& b : out.plan.bindings)
-    if (!b.guard.empty()) text += fmt::format("\nNOT APPLIED {}: {}\n", b.binding, b.guard);
-  j["actions"] = actions;
-  j["audit_entries"] = entries->size();
-  j["audit_head"] = verification->head;
-  j["audit_chain_verified"] = verification->ok;
-  text += fmt::format("\nAudit: {} entries for this run; chain {} (head {}).\n"
-                      "Keys appear in the audit only as HMAC-SHA-256 digests under the deployment's audit key.\n",
-                      entries->size(), verification->ok ? "verified" : "BROKEN", verification->head);
-  std::ofstream(json_path) << j.dump(2, ' ', false, ordered_json::error_handler_t::replace) << "\n";
-  std::ofstream(text_path) << text;
+  if (!verification->ok)
+    return Status::FailedPrecondition(fmt::format("the audit chain does not verify (at {}: {}); nothing was changed: "
+                                                  "see `retention audit verify`", verification->first_bad_id,
+                                                  verification->problem));
+  if (o.approved)
+    return internal::CheckApproval(*o.approved, state, policies.hash, deployment.hash, today, as_of);
   return Status::Ok();
+}
+
+// What the certificate and the chain say about how the run was allowed.
+struct RunProof {
+  std::string approval, allow_mass, assumptions;
+};
+
+// Per binding, the facts assumed (`assume:`) and how many due records relied on them.
+std::string AssumptionsDetail(const Plan& dry) {
+  ordered_json bindings = ordered_json::object(), relied = ordered_json::object();
+  for (const auto& b : dry.bindings) {
+    if (b.assumptions.empty()) continue;
+    bindings[b.binding] = b.assumptions;
+    relied[b.binding] = b.assumed;
+  }
+  if (bindings.empty()) return "";
+  return ordered_json{{"bindings", bindings}, {"due_relying_on", relied}}.dump();
+}
+
+Status RecordProof(StateDb* state, int64_t run_id, const RunOptions& o, const Plan& dry, const ordered_json& overridden,
+                   RunProof* proof) {
+  proof->assumptions = AssumptionsDetail(dry);
+  if (!proof->assumptions.empty())
+    if (Status s = state->Record(run_id, audit_kind::kAssumptions, "", proof->assumptions); !s.ok()) return s;
+  if (o.approved) {
+    proof->approval = internal::ApprovalDetail(*o.approved);
+    if (Status s = state->Record(run_id, audit_kind::kApproval, "", proof->approval); !s.ok()) return s;
+  }
+  if (o.allow_mass) {
+    proof->allow_mass = ordered_json{{"overridden", overridden}}.dump();
+    if (Status s = state->Record(run_id, audit_kind::kAllowMass, "", proof->allow_mass); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+// The apply pass: batches audited in the state database's transaction.
+void PrepareApply(StateDb* state, int64_t run_id, const std::string& policy_hash, const RunOptions& o,
+                  ExecuteOptions* exec) {
+  exec->apply = true;
+  exec->on_record = o.on_record;
+  exec->run_id = fmt::format("run-{}", run_id);
+  exec->before_batch = [state] { return state->BeginBatch(); };
+  exec->abort_batch = [state] { state->AbortBatch(); };
+  exec->on_batch = [state, run_id, policy_hash](const AppliedBatch& batch) {
+    if (!batch.keys.empty())
+      if (Status s = state->AppendAudit(run_id, batch, policy_hash); !s.ok()) {
+        state->AbortBatch();
+        return s;
+      }
+    return state->CommitBatch();
+  };
+  if (o.approved) {
+    const auto* sets = &o.approved->sets;
+    exec->approved = [state, sets](const Binding& b, Phase action, const std::string& key) {
+      auto binding = sets->find(b.name);
+      if (binding == sets->end()) return false;
+      auto set = binding->second.find(action);
+      return set != binding->second.end() && set->second.key_digests.count(state->Digest(key)) > 0;
+    };
+  }
+}
+
+Status Finish(const Deployment& deployment, StateDb* state, const RunOptions& o, const RunProof& proof,
+              RunOutcome* out) {
+  out->incomplete = std::any_of(out->plan.bindings.begin(), out->plan.bindings.end(),
+                                [](const BindingPlan& b) { return b.Incomplete(); });
+  std::string status = out->guard_tripped ? "guarded" : out->incomplete ? "incomplete" : "done";
+  ordered_json counts;
+  counts["bindings"] = CountsJson(out->plan);
+  if (Status s = state->EndRun(out->run_id, status, counts.dump()); !s.ok()) return s;
+  std::string dir = o.certificate_dir.empty()
+                        ? (fs::path(deployment.state_path).parent_path() / "certificates").string()
+                        : o.certificate_dir;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  out->certificate_json = (fs::path(dir) / fmt::format("run-{}.json", out->run_id)).string();
+  out->certificate_text = (fs::path(dir) / fmt::format("run-{}.txt", out->run_id)).string();
+  internal::CertificateInput in{out, &deployment, state, status, proof.approval, proof.allow_mass, proof.assumptions};
+  return internal::WriteCertificate(in, out->certificate_json, out->certificate_text);
 }
 
 }  // namespace
@@ -99,7 +197,6 @@ Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& poli
                              StateDb* state, const RunOptions& o) {
   Date today = o.clock->Today();
   Date as_of = o.as_of.value_or(today);
-  RunOutcome out;
   if (state)
     if (Status s = state->ReloadHolds(); !s.ok()) return s;
   ExecuteOptions exec;
@@ -110,12 +207,7 @@ Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& poli
   exec.progress = o.progress;
   exec.pseudonymise_keys = o.pseudonymise_keys;
   exec.on_record = o.on_record;
-  if (!o.apply) {
-    auto plan = Execute(deployment, policies, stores, exec);
-    if (!plan.ok()) return plan.status();
-    out.plan = std::move(*plan);
-    return out;
-  }
+  if (!o.apply) return MakePlan(deployment, policies, stores, o, exec, today);
 
   // A run: every refusal happens before anything changes.
   if (!state) return Status::InvalidArgument("a run needs the state database");
@@ -128,71 +220,30 @@ Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& poli
     StateDb* s;
     ~Unlock() { s->Unlock(); }
   } unlock{state};
-  auto last = state->LastRun(true);
-  if (!last.ok()) return last.status();
-  if (*last && (*last)->as_of > as_of)
-    return Status::FailedPrecondition(fmt::format("clock guard: the last run (#{}) was as of {}, after {}; refusing to "
-                                                  "run backwards", (*last)->id, (*last)->as_of.ToString(), as_of.ToString()));
-  if (o.approved) {
-    if (o.approved->policy_hash != policies.hash || o.approved->config_hash != deployment.hash)
-      return Status::FailedPrecondition("the approved plan was made with other policies or another configuration: "
-                                        "make and approve a new plan");
-  }
+  if (Status s = CheckRun(deployment, policies, *state, o, today, as_of); !s.ok()) return s;
+  RunOutcome out;
   auto run_id = state->BeginRun(as_of, policies.hash, deployment.hash, "running");
   if (!run_id.ok()) return run_id.status();
   out.run_id = *run_id;
+  auto fail = [&](Status s) {
+    state->EndRun(out.run_id, "failed", "{}");
+    return s;
+  };
 
   // The same plan as a dry-run, to check the guards.
   exec.on_record = nullptr;
   auto dry = Execute(deployment, policies, stores, exec);
-  if (!dry.ok()) {
-    state->EndRun(out.run_id, "failed", "{}");
-    return dry.status();
-  }
-  ApplyGuards(*dry, deployment, o, &exec, &out.guard_tripped);
+  if (!dry.ok()) return fail(dry.status());
+  ordered_json overridden = ordered_json::object();
+  ApplyGuards(*dry, deployment, o, &exec, &out.guard_tripped, &overridden);
+  RunProof proof;
+  if (Status s = RecordProof(state, out.run_id, o, *dry, overridden, &proof); !s.ok()) return fail(s);
 
-  exec.apply = true;
-  exec.on_record = o.on_record;
-  exec.run_id = fmt::format("run-{}", out.run_id);
-  exec.before_batch = [state] { return state->BeginBatch(); };
-  exec.abort_batch = [state] { state->AbortBatch(); };
-  std::string policy_hash = policies.hash;
-  int64_t id = out.run_id;
-  exec.on_batch = [state, id, policy_hash](const AppliedBatch& batch) {
-    if (!batch.keys.empty())
-      if (Status s = state->AppendAudit(id, batch, policy_hash); !s.ok()) {
-        state->AbortBatch();
-        return s;
-      }
-    return state->CommitBatch();
-  };
+  PrepareApply(state, out.run_id, policies.hash, o, &exec);
   auto applied = Execute(deployment, policies, stores, exec);
-  if (!applied.ok()) {
-    state->EndRun(out.run_id, "failed", "{}");
-    return applied.status();
-  }
+  if (!applied.ok()) return fail(applied.status());
   out.plan = std::move(*applied);
-  out.incomplete = std::any_of(out.plan.bindings.begin(), out.plan.bindings.end(),
-                               [](const BindingPlan& b) { return b.Incomplete(); });
-  std::string status = out.guard_tripped ? "guarded" : out.incomplete ? "incomplete" : "done";
-  std::string dir = o.certificate_dir.empty()
-                        ? (fs::path(deployment.state_path).parent_path() / "certificates").string()
-                        : o.certificate_dir;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  out.certificate_json = (fs::path(dir) / fmt::format("run-{}.json", out.run_id)).string();
-  out.certificate_text = (fs::path(dir) / fmt::format("run-{}.txt", out.run_id)).string();
-  if (Status s = WriteCertificate(out, deployment, *state, out.certificate_json, out.certificate_text, status); !s.ok())
-    return s;
-  // The run records the chain's length and head: removing entries at the end of the
-  // chain (which the chain alone cannot show) is then detected too.
-  auto verification = state->VerifyAudit();
-  if (!verification.ok()) return verification.status();
-  ordered_json counts;
-  counts["bindings"] = CountsJson(out.plan);
-  counts["audit_entries"] = verification->entries;
-  counts["audit_head"] = verification->head;
-  if (Status s = state->EndRun(out.run_id, status, counts.dump()); !s.ok()) return s;
+  if (Status s = Finish(deployment, state, o, proof, &out); !s.ok()) return s;
   return out;
 }
 
@@ -234,6 +285,7 @@ std::string PlanToJson(const Plan& plan) {
       x["applied"] = a;
       x["skipped_at_apply"] = b.skipped_at_apply;
     }
+    if (b.not_approved) x["not_approved"] = b.not_approved;
     if (!b.guard.empty()) x["guard"] = b.guard;
     bindings.push_back(x);
   }
@@ -243,43 +295,6 @@ std::string PlanToJson(const Plan& plan) {
   j["manual_rules"] = manual;
   // Keys come from the stores (file names, text columns): invalid UTF-8 is replaced, never thrown on.
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace);
-}
-
-namespace {
-
-Result<ApprovedPlan> ParseApprovedPlanFields(const nlohmann::json& j) {
-  if (!j.contains("bindings") || !j["bindings"].is_array())
-    return Status::InvalidArgument("not a plan saved by `retention plan --save`");
-  ApprovedPlan p;
-  auto as_of = Date::Parse(j.value("as_of", ""));
-  if (!as_of) return Status::InvalidArgument("the plan has no valid as_of");
-  p.as_of = *as_of;
-  p.policy_hash = j.value("policy_set", "");
-  p.config_hash = j.value("configuration", "");
-  for (const auto& b : j["bindings"]) {
-    if (!b.contains("due")) continue;
-    for (const auto& [action, v] : b["due"].items())
-      if (auto phase = PhaseFromName(action)) {
-        if (!v.at("count").is_number_unsigned())
-          return Status::InvalidArgument("not a plan saved by `retention plan --save`: a count is not a whole number");
-        p.counts[b.value("binding", "")][*phase] = v.at("count").get<int64_t>();
-      }
-  }
-  return p;
-}
-
-}  // namespace
-
-// A plan file is outside input: any field of the wrong type is refused with a message
-// (checked JSON access: nlohmann's type errors stop here, at the edge).
-Result<ApprovedPlan> ParseApprovedPlan(const std::string& text) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("not a plan saved by `retention plan --save`");
-  try {
-    return ParseApprovedPlanFields(j);
-  } catch (const nlohmann::json::exception&) {
-    return Status::InvalidArgument("not a plan saved by `retention plan --save`: a field has the wrong type");
-  }
 }
 
 namespace {
@@ -341,6 +356,8 @@ std::string PlanToText(const Plan& plan) {
       out += fmt::format("    applied: {}; skipped at apply: {}\n", fmt::join(parts, ", "), b.skipped_at_apply);
     }
     if (!b.guard.empty()) out += fmt::format("    GUARD: {}\n", b.guard);
+    if (b.not_approved)
+      out += fmt::format("    not in the approved plan: {} records, left as they are\n", b.not_approved);
     for (const auto& e : b.errors) out += fmt::format("    skipped {}\n", OneLine(e));
   }
   if (!plan.manual_rules.empty()) {

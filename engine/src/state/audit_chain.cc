@@ -1,0 +1,282 @@
+// The keyed audit chain: appending, reading, verifying, and the anchors of its head
+// outside the state database.
+#include <syslog.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "state/state_db.h"
+
+namespace retention {
+namespace {
+
+constexpr const char* kEntryColumns =
+    "id, run_id, time, kind, binding, rule_id, action, count, key_digests, policy_hash, detail, prev_hash, hash";
+
+AuditEntry ToEntry(const StateRow& r) {
+  AuditEntry e;
+  e.id = ParseInt(r[0]).value_or(0);
+  e.run_id = ParseInt(r[1]).value_or(0);
+  e.time = r[2].value_or("");
+  e.kind = r[3].value_or("");
+  e.binding = r[4].value_or("");
+  e.rule_id = r[5].value_or("");
+  e.action = r[6].value_or("");
+  // A count that is not an integer cannot match its digests: verification reports it.
+  e.count = ParseInt(r[7]).value_or(-1);
+  auto digests = nlohmann::json::parse(r[8].value_or("[]"), nullptr, false);
+  if (digests.is_array())
+    for (const auto& d : digests)
+      if (d.is_string()) e.key_digests.push_back(d.get<std::string>());
+  e.policy_hash = r[9].value_or("");
+  e.detail = r[10].value_or("");
+  e.prev_hash = r[11].value_or("");
+  e.hash = r[12].value_or("");
+  return e;
+}
+
+nlohmann::json Detail(const AuditEntry& e) {
+  auto d = nlohmann::json::parse(e.detail, nullptr, false);
+  return d.is_object() ? d : nlohmann::json::object();
+}
+
+AuditVerification Broken(AuditVerification v, int64_t id, std::string problem) {
+  v.ok = false;
+  v.first_bad_id = id;
+  v.problem = std::move(problem);
+  return v;
+}
+
+// The chain itself: contiguous ids, each entry chained and keyed.
+AuditVerification VerifyEntries(const StateDb::Impl& impl, const std::vector<AuditEntry>& entries) {
+  AuditVerification v;
+  std::string prev = "genesis";
+  int64_t expected_id = 1;
+  for (const auto& e : entries) {
+    ++v.entries;
+    if (e.id != expected_id)
+      return Broken(v, e.id, fmt::format("entry {} follows entry {}: an entry was removed", e.id, expected_id - 1));
+    if (e.prev_hash != prev) return Broken(v, e.id, fmt::format("entry {} does not chain to the previous entry", e.id));
+    if (impl.Mac(AuditCanonical(e)) != e.hash)
+      return Broken(v, e.id, fmt::format("entry {} was modified, or the chain was recomputed without the audit key", e.id));
+    if (e.count != static_cast<int64_t>(e.key_digests.size()))
+      return Broken(v, e.id, fmt::format("entry {} counts {} keys but lists {}", e.id, e.count, e.key_digests.size()));
+    prev = e.hash;
+    ++expected_id;
+  }
+  v.head = prev;
+  return v;
+}
+
+std::string HoldMismatch(const OperatorHold& table, const OperatorHold& chain) {
+  if (table.kind != chain.kind || table.value != chain.value || table.binding != chain.binding) return "what it holds";
+  if (table.reason != chain.reason || table.author != chain.author || table.created_at != chain.created_at)
+    return "its reason, author or date";
+  if (table.released_at != chain.released_at) return "released_at";
+  if (table.release_reason != chain.release_reason || table.release_author != chain.release_author)
+    return "its release";
+  return "";
+}
+
+// The holds table must say exactly what the chain says.
+AuditVerification VerifyHolds(AuditVerification v, const std::vector<OperatorHold>& table,
+                              const std::vector<OperatorHold>& chain) {
+  std::map<int64_t, const OperatorHold*> by_id;
+  for (const auto& h : chain) by_id[h.id] = &h;
+  for (const auto& t : table) {
+    auto it = by_id.find(t.id);
+    if (it == by_id.end()) return Broken(v, t.id, fmt::format("hold {} is in the holds table but not in the audit chain", t.id));
+    std::string what = HoldMismatch(t, *it->second);
+    if (!what.empty()) return Broken(v, t.id, fmt::format("hold {} was edited in the holds table ({})", t.id, what));
+    by_id.erase(it);
+  }
+  if (!by_id.empty())
+    return Broken(v, by_id.begin()->first,
+                  fmt::format("hold {} is in the audit chain but was deleted from the holds table", by_id.begin()->first));
+  return v;
+}
+
+// The runs table must list exactly the runs the chain started, with their hashes.
+AuditVerification VerifyRuns(AuditVerification v, const std::vector<RunRecord>& runs,
+                             const std::vector<AuditEntry>& entries) {
+  std::map<int64_t, const AuditEntry*> starts;
+  for (const auto& e : entries)
+    if (e.kind == audit_kind::kRunStart) starts[e.run_id] = &e;
+  for (const auto& r : runs) {
+    auto it = starts.find(r.id);
+    if (it == starts.end()) return Broken(v, r.id, fmt::format("run {} is in the runs table but not in the audit chain", r.id));
+    auto d = Detail(*it->second);
+    if (d.value("as_of", "") != r.as_of.ToString() || it->second->policy_hash != r.policy_hash ||
+        d.value("configuration", "") != r.config_hash)
+      return Broken(v, r.id, fmt::format("run {} was edited in the runs table", r.id));
+    starts.erase(it);
+  }
+  if (!starts.empty())
+    return Broken(v, starts.begin()->first,
+                  fmt::format("run {} is in the audit chain but was deleted from the runs table", starts.begin()->first));
+  return v;
+}
+
+// Every anchor names a length and head the chain must still have.
+AuditVerification VerifyAnchors(AuditVerification v, const AnchorSettings& anchors, const std::vector<AuditEntry>& entries) {
+  if (anchors.file.empty()) {
+    v.anchor_note = anchors.syslog ? "anchors go to syslog only: compare them with `audit show`" : "no anchors configured";
+    return v;
+  }
+  std::ifstream in(anchors.file);
+  if (!in) {
+    if (entries.empty()) return v;
+    return Broken(v, 0, fmt::format("the anchor file {} is missing", anchors.file));
+  }
+  std::string line;
+  int64_t number = 0, last = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    auto a = nlohmann::json::parse(line, nullptr, false);
+    if (!a.is_object() || !a.contains("entries") || !a["entries"].is_number_integer() || !a.contains("head") ||
+        !a["head"].is_string())
+      return Broken(v, number, fmt::format("anchor line {} of {} is not an anchor", number, anchors.file));
+    int64_t n = a["entries"].get<int64_t>();
+    std::string head = a["head"].get<std::string>();
+    if (n < last) return Broken(v, number, fmt::format("anchor line {} goes back from {} to {} entries", number, last, n));
+    if (n > static_cast<int64_t>(entries.size()))
+      return Broken(v, static_cast<int64_t>(entries.size()) + 1,
+                    fmt::format("anchor line {} recorded {} entries but the chain has {}: entries or runs were removed",
+                                number, n, entries.size()));
+    if (n > 0 && entries[static_cast<size_t>(n - 1)].hash != head)
+      return Broken(v, n, fmt::format("entry {} is not the head anchored on line {}: the chain was rewritten", n, number));
+    last = n;
+    ++v.anchors;
+  }
+  return v;
+}
+
+}  // namespace
+
+std::string AuditCanonical(const AuditEntry& e) {
+  nlohmann::ordered_json j;
+  j["id"] = e.id;
+  j["run_id"] = e.run_id;
+  j["time"] = e.time;
+  j["kind"] = e.kind;
+  j["binding"] = e.binding;
+  j["rule_id"] = e.rule_id;
+  j["action"] = e.action;
+  j["count"] = e.count;
+  j["key_digests"] = e.key_digests;
+  j["policy_hash"] = e.policy_hash;
+  j["detail"] = e.detail;
+  j["prev_hash"] = e.prev_hash;
+  return j.dump();
+}
+
+Status StateDb::Impl::AppendEntry(AuditEntry e) const {
+  std::string prev = "genesis";
+  int64_t last_id = 0;
+  Status s = Query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", {}, [&](const StateRow& r) {
+    last_id = ParseInt(r[0]).value_or(0);
+    prev = r[1].value_or("");
+  });
+  if (!s.ok()) return s;
+  e.id = last_id + 1;
+  e.time = NowUtc();
+  if (e.detail.empty()) e.detail = "{}";
+  e.prev_hash = prev;
+  e.hash = Mac(AuditCanonical(e));
+  return Exec(fmt::format("INSERT INTO audit ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", kEntryColumns),
+              {std::to_string(e.id), std::to_string(e.run_id), e.time, e.kind, e.binding, e.rule_id, e.action,
+               std::to_string(e.count), nlohmann::json(e.key_digests).dump(), e.policy_hash, e.detail, e.prev_hash,
+               e.hash});
+}
+
+Result<std::vector<AuditEntry>> StateDb::Impl::Entries(const std::string& where,
+                                                       const std::vector<StateValue>& params) const {
+  std::vector<AuditEntry> out;
+  Status s = Query(fmt::format("SELECT {} FROM audit {}", kEntryColumns, where), params,
+                   [&](const StateRow& r) { out.push_back(ToEntry(r)); });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<std::vector<OperatorHold>> StateDb::Impl::HoldsFromChain() const {
+  auto entries = Entries("WHERE kind IN (?, ?) ORDER BY id", {audit_kind::kHoldAdd, audit_kind::kHoldRelease});
+  if (!entries.ok()) return entries.status();
+  std::vector<OperatorHold> out;
+  for (const auto& e : *entries) {
+    auto d = Detail(e);
+    int64_t id = d.contains("hold") && d["hold"].is_number_integer() ? d["hold"].get<int64_t>() : 0;
+    if (e.kind == audit_kind::kHoldAdd) {
+      OperatorHold h;
+      h.id = id;
+      std::string kind = d.value("kind", "");
+      for (auto k : {OperatorHold::Kind::kSubject, OperatorHold::Kind::kKey, OperatorHold::Kind::kRule,
+                     OperatorHold::Kind::kStore})
+        if (kind == HoldKindName(k)) h.kind = k;
+      h.value = d.value("value", "");
+      h.binding = e.binding;
+      h.reason = d.value("reason", "");
+      h.author = d.value("author", "");
+      h.created_at = d.value("created_at", "");
+      out.push_back(std::move(h));
+      continue;
+    }
+    for (auto& h : out)
+      if (h.id == id) {
+        h.released_at = d.value("released_at", "");
+        h.release_reason = d.value("reason", "");
+        h.release_author = d.value("author", "");
+      }
+  }
+  return out;
+}
+
+Status StateDb::Impl::WriteAnchor(int64_t run_id) const {
+  auto last = Entries("ORDER BY id DESC LIMIT 1", {});
+  if (!last.ok()) return last.status();
+  int64_t entries = last->empty() ? 0 : last->front().id;
+  std::string head = last->empty() ? "genesis" : last->front().hash;
+  std::string line = nlohmann::json{{"time", NowUtc()}, {"run", run_id}, {"entries", entries}, {"head", head}}.dump();
+  if (anchors.syslog) {
+    openlog("retention", LOG_PID, LOG_AUTHPRIV);
+    syslog(LOG_NOTICE, "audit anchor %s %s", path.c_str(), line.c_str());
+    closelog();
+  }
+  if (anchors.file.empty()) return Status::Ok();
+  int fd = open(anchors.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return Status::IoError(fmt::format("cannot open the anchor file {}", anchors.file));
+  line += "\n";
+  bool written = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && fsync(fd) == 0;
+  close(fd);
+  if (!written) return Status::IoError(fmt::format("cannot write the anchor file {}", anchors.file));
+  return Status::Ok();
+}
+
+Result<std::vector<AuditEntry>> StateDb::Audit(std::optional<int64_t> run_id) const {
+  if (run_id) return impl_->Entries("WHERE run_id = ? ORDER BY id", {std::to_string(*run_id)});
+  return impl_->Entries("ORDER BY id", {});
+}
+
+Result<AuditVerification> StateDb::VerifyAudit() const {
+  auto entries = Audit(std::nullopt);
+  if (!entries.ok()) return entries.status();
+  AuditVerification v = VerifyEntries(*impl_, *entries);
+  if (!v.ok) return v;
+  v = VerifyAnchors(v, impl_->anchors, *entries);
+  if (!v.ok) return v;
+  auto table = Holds(true);
+  if (!table.ok()) return table.status();
+  auto chain = impl_->HoldsFromChain();
+  if (!chain.ok()) return chain.status();
+  v = VerifyHolds(v, *table, *chain);
+  if (!v.ok) return v;
+  auto runs = Runs();
+  if (!runs.ok()) return runs.status();
+  return VerifyRuns(v, *runs, *entries);
+}
+
+}  // namespace retention

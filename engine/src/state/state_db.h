@@ -1,0 +1,59 @@
+// The state database's private parts, shared by state.cc (runs, holds, batches) and
+// audit_chain.cc (the keyed chain, its verification and anchors).
+#pragma once
+
+#include <sqlite3.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "retention/state.h"
+
+namespace retention {
+
+using StateValue = std::optional<std::string>;
+using StateRow = std::vector<StateValue>;
+
+std::string NowUtc();
+
+class ActiveHolds : public HoldChecker {
+ public:
+  std::vector<OperatorHold> holds;
+  const StateDb* db = nullptr;
+  std::optional<std::string> Held(const Binding& b, const std::string& key, const std::string& subject) const override;
+};
+
+struct StateDb::Impl {
+  sqlite3* db = nullptr;
+  std::string path;
+  std::string key;
+  AnchorSettings anchors;
+  int lock_fd = -1;
+  ActiveHolds active;
+
+  ~Impl();
+  Status Error(const std::string& what) const;
+  Status Query(const std::string& sql, const std::vector<StateValue>& params,
+               const std::function<void(const StateRow&)>& row) const;
+  Status Exec(const std::string& sql, const std::vector<StateValue>& params = {}) const;
+  Status ExecScript(const char* sql) const;
+  // Runs `body` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK when it fails).
+  Status Transaction(const std::function<Status()>& body) const;
+
+  std::string Mac(const std::string& text) const;  // HMAC-SHA-256 under the audit key, hex
+  // Appends `entry` (id, time, prev_hash and hash are filled in) inside the caller's
+  // transaction.
+  Status AppendEntry(AuditEntry entry) const;
+  Result<std::vector<AuditEntry>> Entries(const std::string& where, const std::vector<StateValue>& params) const;
+  // The holds as the chain records them (placed, then released), by id.
+  Result<std::vector<OperatorHold>> HoldsFromChain() const;
+  // Appends the chain's length and head to the anchors.
+  Status WriteAnchor(int64_t run_id) const;
+};
+
+// Strict integer parsing of a stored column ("" or garbage: nullopt).
+std::optional<int64_t> ParseInt(const StateValue& v);
+
+}  // namespace retention
