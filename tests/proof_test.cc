@@ -283,7 +283,10 @@ TEST_CASE("proof: the assumptions in force are an entry of the run and on its ce
   for (const auto& e : audit)
     if (e["kind"] == "assumptions") {
       CHECK(e["detail"]["bindings"]["F02.droits"] == nlohmann::json::array({"contentieux=false"}));
-      CHECK(e["detail"]["bindings"].size() == 1);
+      // The demo's own assumptions (F19.deces and its archive view), and this one.
+      CHECK(e["detail"]["bindings"]["F19.deces"] ==
+            nlohmann::json::array({"accord_prealable=false", "inaptitude=false"}));
+      CHECK(e["detail"]["bindings"].size() == 3);
     }
   auto cert = nlohmann::json::parse(ReadAll(demo.dir / "state/certificates/run-1.json"));
   CHECK(cert["assumptions"]["bindings"]["F02.droits"][0] == "contentieux=false");
