@@ -18,15 +18,6 @@
 
 namespace retention {
 
-// An integer column as stored; -1 when it is not a number (SQLite keeps any text in an
-// INTEGER column): the audit chain then fails to verify instead of throwing.
-int64_t IntOf(const Value& v) {
-  int64_t n = -1;
-  if (!v) return n;
-  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  return ec == std::errc() && end == v->data() + v->size() ? n : -1;
-}
-
 std::string NowUtc() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
