@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "common.h"
 #include "deployment_loader.h"
+#include "journals.h"
 
 namespace retention::cli {
 namespace {
@@ -77,6 +78,7 @@ struct AuditOptions {
 
 int RunAuditVerify(const AuditOptions& o) {
   auto loaded = LoadForCommand(o.config, o.policies, false, true);
+  RecoverJournalsBeforeVerify(*loaded);
   auto v = loaded->state->VerifyAudit();
   if (!v.ok()) throw Exit{kExitFailed, v.status().message()};
   if (!v->ok) {

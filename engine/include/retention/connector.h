@@ -55,11 +55,39 @@ struct ApplyRequest {
   class Connector* archive_target = nullptr;
   // pseudonymise: value → token (keyed HMAC); never logged.
   std::function<std::string(const std::string&)> tokenise;
+  // key → its audit digest (HMAC under the audit key). When set, a transactional store
+  // journals the batch's digests in the same transaction as the change (ApplyResult::
+  // staged), so that a change committed before its audit entry is found by Recover.
+  std::function<std::string(const std::string&)> key_digest;
 };
 
+// A record the store could not change; `reason` never quotes the key.
+struct ApplyFailure {
+  std::string key;
+  std::string reason;
+};
+
+// What one Apply did. A partially applied batch (a store without transactions) lists
+// exactly the keys changed in `applied` and the others in `failed`; the caller records
+// `applied` before reporting the failures.
 struct ApplyResult {
   std::vector<std::string> applied;  // keys changed
   std::vector<std::string> skipped;  // keys no longer due (or gone) at apply time
+  std::vector<ApplyFailure> failed;  // keys that could not be changed (the run fails)
+  // Non-empty: the changes are staged (e.g. files moved to the store's trash), not yet
+  // final; the caller calls Confirm(staged) once it has recorded `applied`.
+  std::string staged;
+};
+
+// A staged batch left by an interrupted run (see Connector::Recover).
+struct StagedBatch {
+  std::string id;       // pass to Confirm once recorded
+  std::string run_id;   // ApplyRequest::run_id of the run that staged it
+  std::string binding;  // Binding::name
+  Phase action = Phase::kDelete;
+  std::vector<std::string> keys;  // the records changed (and not yet recorded, as far as the store knows)
+  // Instead of `keys`: their audit digests (a store's journal never holds raw keys).
+  std::vector<std::string> key_digests;
 };
 
 // Rows copied into an archive table: the source's columns plus archived_at, rule_id, run_id.
@@ -112,6 +140,15 @@ class Connector {
   // Archive side: copies rows idempotently (keyed by the key column: a row already
   // present is left as it is), creating the table when needed, in one transaction.
   virtual Status WriteArchive(const ArchiveRows& rows) = 0;
+  // Makes a staged batch final (ApplyResult::staged, StagedBatch::id), after the caller
+  // recorded it: e.g. unlinks the files moved to the trash. Idempotent.
+  virtual Status Confirm(const std::string& /*staged*/) { return Status::Ok(); }
+  // Stores without transactions: the batches a crashed run staged but never confirmed.
+  // Their changes are done (the records are gone from the store) but may be unrecorded:
+  // the caller records each batch not already recorded (under its run id), then calls
+  // Confirm(id). Batches already confirmed are finished silently. SQL stores return
+  // the batches journaled in their own transaction and not yet confirmed.
+  virtual Result<std::vector<StagedBatch>> Recover() { return std::vector<StagedBatch>{}; }
   // Whether this store can hold the archive of `source` in the same transaction.
   virtual bool SameTransactionAs(const Connector& other) const { return &other == this; }
 };

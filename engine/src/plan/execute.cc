@@ -186,6 +186,7 @@ class BindingExecution {
         req.as_of = options_.as_of;
         req.facts = facts_;
         req.archive_target = archive;
+        req.key_digest = options_.key_digest;
         Phase wanted = action;
         req.still_due = [this, wanted](const RawRecord& r) {
           Evaluation e;
@@ -206,7 +207,7 @@ class BindingExecution {
         }
         out_.applied[action] += static_cast<int64_t>(result->applied.size());
         out_.skipped_at_apply += static_cast<int64_t>(result->skipped.size());
-        AppliedBatch applied{&binding_, action, result->applied, {}};
+        AppliedBatch applied{&binding_, action, result->applied, {}, {}};
         for (const auto& k : result->applied) {
           auto it = std::find(pending.keys.begin() + static_cast<long>(start), pending.keys.begin() + static_cast<long>(end), k);
           applied.subjects.push_back(it == pending.keys.end() ? "" : pending.subjects[static_cast<size_t>(it - pending.keys.begin())]);
@@ -215,6 +216,14 @@ class BindingExecution {
           Status s = options_.on_batch(applied);
           if (!s.ok()) return s;
         }
+        if (!result->staged.empty()) {  // recorded: the store may make the batch final
+          Status s = connector->Confirm(result->staged);
+          if (!s.ok()) return s;
+        }
+        if (!result->failed.empty())
+          return Status::IoError(fmt::format("binding {}: {} record(s) could not be changed ({}); the {} changed are recorded",
+                                             binding_.name, result->failed.size(), result->failed.front().reason,
+                                             result->applied.size()));
         done += static_cast<int64_t>(end - start);
         if (options_.progress) options_.progress({binding_.name + " (applying)", done, total});
       }

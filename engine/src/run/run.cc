@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "retention/recover.h"
+
 namespace retention {
 namespace fs = std::filesystem;
 using nlohmann::ordered_json;
@@ -98,6 +100,16 @@ Status WriteCertificate(const RunOutcome& out, const Deployment& d, const StateD
   return Status::Ok();
 }
 
+// Before anything else, the batches an interrupted run changed but never recorded.
+Status RecoverJournals(const Deployment& d, const PolicySet& policies, const Stores& stores, StateDb* state,
+                       RunOutcome* out) {
+  auto recovery = RecoverInterruptedBatches(d, stores, state, policies.hash);
+  if (!recovery.ok()) return recovery.status();
+  out->recovered_batches = recovery->recorded;
+  out->recovered_records = recovery->records;
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& policies, const Stores& stores,
@@ -133,6 +145,7 @@ Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& poli
     StateDb* s;
     ~Unlock() { s->Unlock(); }
   } unlock{state};
+  if (Status s = RecoverJournals(deployment, policies, stores, state, &out); !s.ok()) return s;
   auto last = state->LastRun(true);
   if (!last.ok()) return last.status();
   if (*last && (*last)->as_of > as_of)
@@ -159,6 +172,7 @@ Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& poli
   exec.apply = true;
   exec.on_record = o.on_record;
   exec.run_id = fmt::format("run-{}", out.run_id);
+  exec.key_digest = [state](const std::string& key) { return state->Digest(key); };
   exec.before_batch = [state] { return state->BeginBatch(); };
   exec.abort_batch = [state] { state->AbortBatch(); };
   std::string policy_hash = policies.hash;
