@@ -14,10 +14,25 @@ namespace {
 struct ExplainOptions {
   std::string rule;
   std::vector<std::string> facts;
+  std::vector<std::string> assume;
   std::string as_of;
   std::string policies;
   std::string format = "text";
 };
+
+Facts ParseFactOptions(const Vocabulary& vocabulary, const std::vector<std::string>& items, const char* option) {
+  Facts facts;
+  for (const auto& f : items) {
+    auto eq = f.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw Exit{kExitBadInput, fmt::format("{} '{}' must be NAME=VALUE", option, f)};
+    std::string name = f.substr(0, eq);
+    auto value = ParseFactValue(vocabulary, name, f.substr(eq + 1));
+    if (!value.ok()) throw Exit{kExitBadInput, value.status().message()};
+    facts[name] = *value;
+  }
+  return facts;
+}
 
 int RunExplain(const ExplainOptions& o) {
   Date as_of = ParseAsOf(o.as_of, "--as-of");
@@ -27,17 +42,12 @@ int RunExplain(const ExplainOptions& o) {
   if (!rule)
     throw Exit{kExitBadInput, fmt::format("unknown rule '{}': give a policy rule id or a catalog rule id "
                                           "(see `retention policies table`)", o.rule)};
-  Facts facts;
-  for (const auto& f : o.facts) {
-    auto eq = f.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw Exit{kExitBadInput, fmt::format("--fact '{}' must be NAME=VALUE", f)};
-    std::string name = f.substr(0, eq);
-    auto value = ParseFactValue(set.vocabulary, name, f.substr(eq + 1));
-    if (!value.ok()) throw Exit{kExitBadInput, value.status().message()};
-    facts[name] = *value;
-  }
-  Evaluation e = Evaluate(*rule, facts, as_of);
+  Facts facts = ParseFactOptions(set.vocabulary, o.facts, "--fact");
+  Facts assume = ParseFactOptions(set.vocabulary, o.assume, "--assume");
+  for (const auto& [name, value] : assume)
+    if (std::holds_alternative<Date>(value))
+      throw Exit{kExitBadInput, fmt::format("--assume {}: a date is never assumed (only flags and enumerations)", name)};
+  Evaluation e = Evaluate(*rule, facts, as_of, assume);
   std::cout << (o.format == "json" ? ExplainJson(e, o.rule) + "\n" : ExplainText(e, *rule, o.rule));
   return kExitOk;
 }
@@ -55,10 +65,16 @@ Examples:
   retention explain --rule F01.droits --fact fin_droits=2023-11-21 --as-of 2026-11-22
   retention explain --rule F19.deces_atmp --fact deces=2012-03-04 --fact atmp=true --format json
   retention explain --rule F02.droits --fact fin_droits=2020-01-31 --fact contentieux=true
+  retention explain --rule F50.taux --fact collecte=2020-02-29 --assume contentieux=false
+
+A flag that is not given is unknown, never false: if it could keep the record longer,
+the status is missing_fact and names it. --assume states a value for a fact the store
+does not record (as a binding's `assume:` does); the derivation says so.
 
 Exit codes: 0 evaluated, 2 bad rule id, fact name or value.)");
   cmd->add_option("--rule", o->rule, "Policy rule id, or a catalog rule id it implements")->required();
   cmd->add_option("--fact", o->facts, "NAME=VALUE: YYYY-MM-DD, true/false, or an enumeration word (repeatable)");
+  cmd->add_option("--assume", o->assume, "NAME=VALUE: a flag or enumeration the store does not record (repeatable)");
   cmd->add_option("--as-of", o->as_of, "Evaluate as of this date (default: today in Europe/Paris)");
   cmd->add_option("--policies", o->policies, "Policy folder (default: $RETENTION_POLICIES, ./policies)");
   cmd->add_option("--format", o->format, "Output format")->check(CLI::IsMember({"text", "json"}));

@@ -90,21 +90,24 @@ TEST_CASE("cases: the longest applicable retention wins; none applies is no_case
   Rule rule = LoadRule(kCasesRule);
   Date as_of = D("2026-11-22");
   SECTION("one case") {
-    Evaluation e = Evaluate(rule, {{"deces", D("2012-03-04")}, {"atmp", true}}, as_of);
+    Evaluation e = Evaluate(rule, {{"deces", D("2012-03-04")}, {"atmp", true}, {"contentieux", false}}, as_of);
     CHECK(Timeline(e) == "archive 2022-03-05, delete 2032-03-05");
     CHECK(e.due == Phase::kArchive);
   }
   SECTION("two cases: the longer wins") {
-    Evaluation e = Evaluate(rule, {{"deces", D("2012-03-04")}, {"atmp", true}, {"ald", true}}, as_of);
+    Evaluation e = Evaluate(rule, {{"deces", D("2012-03-04")}, {"atmp", true}, {"ald", true}, {"contentieux", false}},
+                            as_of);
     CHECK(Timeline(e) == "archive 2022-03-05, delete 2032-03-05");
   }
   SECTION("the shorter alone") {
-    Evaluation e = Evaluate(rule, {{"deces", D("2012-03-04")}, {"ald", true}}, as_of);
+    Evaluation e = Evaluate(rule, {{"deces", D("2012-03-04")}, {"ald", true}, {"atmp", false}, {"contentieux", false}},
+                            as_of);
     CHECK(Timeline(e) == "archive 2015-03-05, delete 2025-03-05");
     CHECK(e.due == Phase::kDelete);
   }
   SECTION("no case applies and no default") {
-    Evaluation e = Evaluate(rule, {{"deces", D("2012-03-04")}}, as_of);
+    Evaluation e = Evaluate(rule, {{"deces", D("2012-03-04")}, {"ald", false}, {"atmp", false}, {"contentieux", false}},
+                            as_of);
     CHECK(e.status == EvalStatus::kNoCase);
     CHECK(e.timeline.empty());
   }
@@ -115,7 +118,7 @@ TEST_CASE("cases: the longest applicable retention wins; none applies is no_case
     CHECK(e.holds.size() == 1);
   }
   SECTION("decided litigation extends the first phase to the decision") {
-    Evaluation e = Evaluate(rule, {{"deces", D("2012-03-04")}, {"ald", true}, {"contentieux", true},
+    Evaluation e = Evaluate(rule, {{"deces", D("2012-03-04")}, {"ald", true}, {"atmp", false}, {"contentieux", true},
                                    {"decision_definitive", D("2016-06-30")}}, as_of);
     CHECK(Timeline(e) == "archive 2016-07-01, delete 2026-07-01");
   }
@@ -196,7 +199,7 @@ TEST_CASE("immediate deletion, rounding, pseudonymisation and manual rules", "[e
 TEST_CASE("several rules on one record: keep wins", "[evaluator]") {
   Rule archive = LoadRule(kArchiveRule);
   Rule cases = LoadRule(kCasesRule);
-  Facts facts{{"date_versement", D("2010-01-31")}, {"deces", D("2012-03-04")}, {"atmp", true}};
+  Facts facts{{"date_versement", D("2010-01-31")}, {"deces", D("2012-03-04")}, {"atmp", true}, {"contentieux", false}};
   Evaluation a = Evaluate(archive, facts, D("2026-11-22"));  // delete 2023-01-31 + 10y + 1d
   Evaluation b = Evaluate(cases, facts, D("2026-11-22"));    // delete 2032-03-05
   Evaluation c = Combine({a, b});

@@ -66,6 +66,10 @@ struct Binding {
   std::string glob;        // files: which files are records (e.g. "*.wav")
   int batch_size = 500;
   GuardSettings guard;
+  // Facts this store does not record, stated explicitly (`assume: {contentieux: false}`):
+  // used only when the record has no value, and shown in explain, plans, approvals and
+  // certificates. Flags and enumerations only; without it an absent fact is unknown.
+  Facts assume;
   bool archived_view = false;  // true for the implicit binding over an archive table
   std::string file;
   int line = 0;

@@ -31,11 +31,18 @@ struct Evaluation {
   std::optional<Phase> due;             // last action whose date is on or before as_of
   std::vector<std::string> missing;     // names of the missing facts
   std::vector<std::string> holds;       // descriptions of the active holds
+  std::vector<std::string> assumed;     // "fact=value": deployment assumptions this result relied on
   std::vector<std::string> derivation;  // how each date was obtained, for a person
 };
 
 // Evaluates `rule` for one record. Thread-safe; the rule is compiled once at load.
 Evaluation Evaluate(const Rule& rule, const Facts& facts, Date as_of);
+
+// Same, where a fact the rule reads that is absent from `facts` takes its value from
+// `assumptions` (a deployment's explicit `assume:`, e.g. contentieux=false for a store
+// that does not track litigation). Every assumption used is listed in `assumed` and
+// stated in the derivation, so that a deletion that relied on one says which.
+Evaluation Evaluate(const Rule& rule, const Facts& facts, Date as_of, const Facts& assumptions);
 
 // Several rules on one record: keep wins. Deletion is allowed only when every rule
 // allows it, from the latest of their delete dates; any hold, missing fact or manual

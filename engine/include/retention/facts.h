@@ -40,7 +40,8 @@ class Vocabulary {
 using FactValue = std::variant<Date, bool, std::string>;
 
 // The facts of one record. A name that is absent is unknown (a NULL in a store):
-// a missing date is never guessed; a missing flag reads as false.
+// a missing date is never guessed, and a missing flag or enumeration is unknown, never
+// false (three-valued conditions, docs/policy-format.md).
 using Facts = std::map<std::string, FactValue>;
 
 // Parses "YYYY-MM-DD", "true"/"false" or an enumeration word as the type the

@@ -41,6 +41,8 @@ struct BindingPlan {
   ActionSummary held;           // data-driven holds
   ActionSummary operator_held;  // holds placed with `retention hold add`
   std::map<std::string, int64_t> missing;  // fact → records missing it
+  std::vector<std::string> assumptions;     // the binding's `assume:` as "fact=value"
+  std::map<std::string, int64_t> assumed;   // "fact=value" → due records whose date relied on it
   int64_t no_case = 0;
   std::vector<std::string> errors;  // records skipped because a value could not be read
   // Filled by a run.

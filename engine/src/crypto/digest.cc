@@ -33,4 +33,23 @@ std::string HmacSha256Hex(std::string_view key, std::string_view data) {
   return Hex(md, len);
 }
 
+struct Sha256Stream::Context {
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> md{EVP_MD_CTX_new(), EVP_MD_CTX_free};
+};
+
+Sha256Stream::Sha256Stream() : context_(std::make_unique<Context>()) {
+  EVP_DigestInit_ex(context_->md.get(), EVP_sha256(), nullptr);
+}
+
+Sha256Stream::~Sha256Stream() = default;
+
+void Sha256Stream::Update(std::string_view data) { EVP_DigestUpdate(context_->md.get(), data.data(), data.size()); }
+
+std::string Sha256Stream::HexDigest() {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_DigestFinal_ex(context_->md.get(), md, &len);
+  return Hex(md, len);
+}
+
 }  // namespace retention::internal

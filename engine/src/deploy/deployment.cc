@@ -158,8 +158,8 @@ class DeploymentReader {
   }
 
   void ReadBinding(const YAML::Node& node, Deployment* d) {
-    if (!r_.CheckMap(node, "a binding", {"name", "rule", "store", "table", "key", "subject", "facts", "archive",
-                                         "pseudonymise", "batch_size", "guard", "glob"},
+    if (!r_.CheckMap(node, "a binding", {"name", "rule", "store", "table", "key", "subject", "facts", "assume",
+                                         "archive", "pseudonymise", "batch_size", "guard", "glob"},
                      {"rule", "store"}))
       return;
     Binding b;
@@ -210,6 +210,7 @@ class DeploymentReader {
           ReadFact(name, f.second, *d, store, &b);
         }
     }
+    if (YAML::Node a = node["assume"]; a) ReadAssumptions(a, &b);
     if (b.rule) CheckRule(node, &b);
     if (YAML::Node a = node["archive"]; a && r_.CheckMap(a, "archive", {"store", "table"}, {"store"})) {
       ArchiveSettings s{r_.String(a, "store").value_or(""), r_.String(a, "table").value_or("")};
@@ -252,13 +253,40 @@ class DeploymentReader {
     b->pseudonymise = std::move(s);
   }
 
-  // The rule's record facts must all be mapped.
+  // `assume: {fact: value}`: what this deployment states for facts its store does not record.
+  void ReadAssumptions(const YAML::Node& node, Binding* b) {
+    if (!node.IsMap()) {
+      r_.Error(node, "'assume' maps fact names to the value this deployment states for them, e.g. {contentieux: false}");
+      return;
+    }
+    for (const auto& f : node) {
+      std::string name = f.first.Scalar();
+      const FactDefinition* def = policies_.vocabulary.Find(name);
+      if (!def) { r_.Error(f.first, fmt::format("unknown fact '{}'", name)); continue; }
+      if (def->type == FactType::kDate || def->scope == FactScope::kDeployment) {
+        r_.Error(f.first, fmt::format("'{}' is a {}: only flags and enumerations can be assumed (a date is never "
+                                      "guessed)", name, def->scope == FactScope::kDeployment ? "deployment-wide fact" : "date"));
+        continue;
+      }
+      if (b->rule && std::find(b->rule->facts.begin(), b->rule->facts.end(), name) == b->rule->facts.end())
+        r_.Warning(f.first, fmt::format("rule {} does not read fact '{}'", b->rule->id, name));
+      if (!f.second.IsScalar()) { r_.Error(f.second, fmt::format("expected a value for '{}'", name)); continue; }
+      auto v = ParseFactValue(policies_.vocabulary, name, f.second.Scalar());
+      if (!v.ok()) r_.Error(f.second, v.status().message());
+      else b->assume[name] = *v;
+    }
+  }
+
+  // The rule's record facts must all be mapped, or (flags, enumerations) assumed.
   void CheckRule(const YAML::Node& node, Binding* b) {
     for (const auto& f : b->rule->facts) {
       const FactDefinition* def = policies_.vocabulary.Find(f);
       if (def && def->scope == FactScope::kDeployment) continue;
-      if (!b->facts.count(f))
-        r_.Error(node, fmt::format("rule {} needs fact '{}', which binding '{}' does not map", b->rule->id, f, b->name));
+      if (b->facts.count(f) || b->assume.count(f)) continue;
+      std::string hint = def && def->type != FactType::kDate
+                             ? fmt::format(" (if the store does not record it, state it: assume: {{{}: ...}})", f)
+                             : "";
+      r_.Error(node, fmt::format("rule {} needs fact '{}', which binding '{}' does not map{}", b->rule->id, f, b->name, hint));
     }
   }
 

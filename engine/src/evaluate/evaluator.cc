@@ -35,6 +35,7 @@ class RuleEvaluation {
     bool no_case = false;
     for (size_t i = 0; i < rule_.phases.size(); ++i) {
       const auto& phase = rule_.phases[i];
+      if (i > 0 && previous_end && phase.when && !PhaseHappens(phase)) continue;
       if (i == 0 && phase.from) {
         auto from = Date_(*phase.from, fmt::format("{} from", PhaseName(phase.kind)));
         if (from) Push(phase.kind, *from);
@@ -71,6 +72,29 @@ class RuleEvaluation {
     std::optional<Date> date;
     bool no_case = false;
   };
+  struct UnknownCase {
+    const internal::Case* c;
+    std::vector<std::string> missing;
+  };
+
+  // A conditional phase: true → it happens; false → it is absent; unknown → missing_fact.
+  bool PhaseHappens(const internal::PhaseSpec& phase) {
+    std::vector<std::string> missing;
+    Truth t = internal::EvalCondition(*phase.when, facts_, &missing);
+    if (t == Truth::kTrue) {
+      Derive(fmt::format("{} phase: '{}' is true", PhaseName(phase.kind), phase.when->ToString()));
+      return true;
+    }
+    if (t == Truth::kFalse) {
+      Derive(fmt::format("{} phase: '{}' is false: no {} for this record", PhaseName(phase.kind),
+                         phase.when->ToString(), PhaseName(phase.kind)));
+      return false;
+    }
+    for (const auto& m : missing) AddMissing(m);
+    Derive(fmt::format("{} phase: cannot tell whether '{}', missing {}", PhaseName(phase.kind), phase.when->ToString(),
+                       fmt::join(missing, ", ")));
+    return true;  // computed as if it happened; the status is missing_fact anyway
+  }
 
   void Push(Phase action, Date from) {
     timeline_.push_back({action, from});
@@ -91,11 +115,15 @@ class RuleEvaluation {
     if (std::find(out_.missing.begin(), out_.missing.end(), name) == out_.missing.end()) out_.missing.push_back(name);
   }
 
+  // Cases: the latest date of the cases known to apply; `otherwise` only when every
+  // case is known not to apply. A case that cannot be decided matters only if its date
+  // could be later than the date reached: then the record is missing_fact.
   EndResult End(const internal::EndSpec& spec, Phase kind) {
     std::string label = PhaseEndLabel(kind);
     if (spec.cases.empty()) return {Date_(*spec.otherwise, label)};
-    std::optional<Date> best;
-    bool applied = false, unknown = false;
+    std::optional<Date> reached;
+    bool applied = false, incomplete = false;
+    std::vector<UnknownCase> unknown;
     for (const auto& c : spec.cases) {
       std::vector<std::string> missing;
       Truth t = internal::EvalCondition(c.when, facts_, &missing);
@@ -104,54 +132,94 @@ class RuleEvaluation {
         continue;
       }
       if (t == Truth::kUnknown) {
-        for (const auto& m : missing) AddMissing(m);
-        Derive(fmt::format("case '{}': cannot tell, missing {}", c.when.ToString(), fmt::join(missing, ", ")));
-        unknown = true;
+        unknown.push_back({&c, std::move(missing)});
         continue;
       }
       applied = true;
       auto d = Date_(c.date, fmt::format("case '{}'", c.when.ToString()));
-      if (!d) unknown = true;
-      else if (!best || *d > *best) best = d;
+      if (!d) incomplete = true;
+      else if (!reached || *d > *reached) reached = d;
     }
-    if (unknown) return {};
-    if (!applied) {
-      if (spec.otherwise) return {Date_(*spec.otherwise, "no case applies: " + label)};
+    if (incomplete) return {};
+    if (!applied && spec.otherwise && unknown.empty()) {
+      reached = Date_(*spec.otherwise, "no case applies: " + label);
+      if (!reached) return {};
+    } else if (!applied && spec.otherwise) {
+      // Whether the default applies at all depends on the undecided cases: name their
+      // facts first; the default's own missing facts matter only once they are known.
+      std::vector<std::string> ignored;
+      reached = internal::EvalDate(*spec.otherwise, facts_, &ignored);
+      if (reached) Derive(fmt::format("{} = {} (if no undecided case applies: {})", spec.otherwise->ToString(),
+                                      reached->ToString(), label));
+    }
+    if (!UnknownCasesEndBy(unknown, reached)) return {};
+    if (!reached) {
       Derive("no case applies and there is no default: the record is kept");
       return {std::nullopt, true};
     }
-    Derive(fmt::format("longest applicable case: {} ({})", best->ToString(), label));
-    return {best};
+    Derive(fmt::format("longest applicable case: {} ({})", reached->ToString(), label));
+    return {reached};
+  }
+
+  // True when every undecided case could only end by `reached`; otherwise each one that
+  // could keep the record longer names its missing facts.
+  bool UnknownCasesEndBy(const std::vector<UnknownCase>& unknown, std::optional<Date> reached) {
+    bool all = true;
+    for (const auto& u : unknown) {
+      std::vector<std::string> date_missing;
+      auto d = internal::EvalDate(u.c->date, facts_, &date_missing);
+      if (reached && d && *d <= *reached) {
+        Derive(fmt::format("case '{}': cannot tell (missing {}), but it could only end earlier ({}): no effect",
+                           u.c->when.ToString(), fmt::join(u.missing, ", "), d->ToString()));
+        continue;
+      }
+      all = false;
+      for (const auto& m : u.missing) AddMissing(m);  // the condition's facts: what decides first
+      Derive(fmt::format("case '{}': cannot tell, missing {}; it could keep the record {}", u.c->when.ToString(),
+                         fmt::join(u.missing, ", "),
+                         d ? "through " + d->ToString() : std::string("longer")));
+    }
+    return all;
   }
 
   void CheckHolds() {
     for (const auto& h : rule_.holds) {
       std::vector<std::string> missing;
       Truth t = internal::EvalCondition(h.when, facts_, &missing);
+      bool decided = facts_.count(h.until) && std::holds_alternative<Date>(facts_.at(h.until));
+      if (decided || t == Truth::kFalse) continue;
       if (t == Truth::kUnknown) {
+        // Cannot tell whether the hold applies: keep the record, name what is missing.
         for (const auto& m : missing) AddMissing(m);
-        out_.holds.push_back(h.reason + " (cannot tell: missing " + fmt::format("{}", fmt::join(missing, ", ")) + ")");
-        Derive(fmt::format("hold '{}': cannot tell, missing {}: held", h.when.ToString(), fmt::join(missing, ", ")));
+        Derive(fmt::format("hold '{}': cannot tell, missing {}: the record is kept", h.when.ToString(),
+                           fmt::join(missing, ", ")));
         continue;
       }
-      bool decided = facts_.count(h.until) && std::holds_alternative<Date>(facts_.at(h.until));
-      if (t == Truth::kTrue && !decided) {
-        out_.holds.push_back(h.reason);
-        Derive(fmt::format("hold: {} is true and {} is unknown: every action is suspended", h.when.ToString(), h.until));
-      }
+      out_.holds.push_back(h.reason);
+      Derive(fmt::format("hold: {} is true and {} is unknown: every action is suspended", h.when.ToString(), h.until));
     }
   }
 
-  // A hold whose event is now known keeps the record at least through `then`.
+  // A hold whose event is now known keeps the record at least through `then`; one whose
+  // condition cannot be decided makes the record missing_fact if it could keep it longer.
   Date ApplyDecidedHolds(Date end) {
     for (const auto& h : rule_.holds) {
       std::vector<std::string> missing;
-      if (internal::EvalCondition(h.when, facts_, &missing) != Truth::kTrue) continue;
+      Truth t = internal::EvalCondition(h.when, facts_, &missing);
+      if (t == Truth::kFalse) continue;
       internal::DateExpr until;
       until.fact = h.until;
       const internal::DateExpr& bound = h.then ? *h.then : until;
-      auto d = internal::EvalDate(bound, facts_, &missing);
-      if (!d) continue;
+      std::vector<std::string> date_missing;
+      auto d = internal::EvalDate(bound, facts_, &date_missing);
+      if (!d) continue;  // undecided: CheckHolds kept the record
+      if (t == Truth::kUnknown) {
+        if (*d <= end) continue;
+        for (const auto& m : missing) AddMissing(m);
+        Derive(fmt::format("hold '{}': cannot tell, missing {}; it could keep the record through {}", h.when.ToString(),
+                           fmt::join(missing, ", "), d->ToString()));
+        continue;
+      }
       Derive(fmt::format("{} and {} is known: kept at least through {} = {}", h.when.ToString(), h.until,
                          bound.ToString(), d->ToString()));
       end = std::max(end, *d);
@@ -201,6 +269,23 @@ Evaluation Evaluate(const Rule& rule, const Facts& facts, Date as_of) {
   return out;
 }
 
+Evaluation Evaluate(const Rule& rule, const Facts& facts, Date as_of, const Facts& assumptions) {
+  if (assumptions.empty()) return Evaluate(rule, facts, as_of);
+  Facts merged = facts;
+  std::vector<std::string> assumed, lines;
+  for (const auto& [name, value] : assumptions) {
+    if (facts.count(name) || std::find(rule.facts.begin(), rule.facts.end(), name) == rule.facts.end()) continue;
+    merged[name] = value;
+    assumed.push_back(name + "=" + FactValueToString(value));
+    lines.push_back(fmt::format("assumed {} = {} (stated by the deployment: the store does not record it)", name,
+                                FactValueToString(value)));
+  }
+  Evaluation out = Evaluate(rule, merged, as_of);
+  out.assumed = std::move(assumed);
+  out.derivation.insert(out.derivation.begin(), lines.begin(), lines.end());
+  return out;
+}
+
 Evaluation Combine(const std::vector<Evaluation>& evaluations) {
   Evaluation out;
   if (evaluations.empty()) return out;
@@ -219,6 +304,8 @@ Evaluation Combine(const std::vector<Evaluation>& evaluations) {
     for (const auto& m : e.missing)
       if (std::find(out.missing.begin(), out.missing.end(), m) == out.missing.end()) out.missing.push_back(m);
     out.holds.insert(out.holds.end(), e.holds.begin(), e.holds.end());
+    for (const auto& a : e.assumed)
+      if (std::find(out.assumed.begin(), out.assumed.end(), a) == out.assumed.end()) out.assumed.push_back(a);
     auto it = std::find_if(e.timeline.begin(), e.timeline.end(),
                            [](const TimelineEntry& t) { return t.action == Phase::kDelete; });
     if (it == e.timeline.end()) all_delete = false;

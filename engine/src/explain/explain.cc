@@ -16,6 +16,7 @@ std::string ExplainJson(const Evaluation& e, const std::string& requested_id) {
   j["due"] = e.due ? nlohmann::ordered_json(PhaseName(*e.due)) : nlohmann::ordered_json(nullptr);
   j["missing"] = e.missing;
   j["holds"] = e.holds;
+  j["assumed"] = e.assumed;
   j["derivation"] = e.derivation;
   return j.dump();
 }
@@ -36,6 +37,7 @@ std::string ExplainText(const Evaluation& e, const Rule& rule, const std::string
   if (e.due) out += fmt::format("due       {}\n", PhaseName(*e.due));
   if (!e.missing.empty()) out += fmt::format("missing   {}\n", fmt::join(e.missing, ", "));
   for (const auto& h : e.holds) out += fmt::format("hold      {}\n", h);
+  if (!e.assumed.empty()) out += fmt::format("assumed   {}\n", fmt::join(e.assumed, ", "));
   if (rule.manual) out += fmt::format("manual    {}\n", rule.manual_reason);
   out += "derivation\n";
   for (const auto& d : e.derivation) out += "  " + d + "\n";

@@ -35,15 +35,18 @@ Result<Facts> ParseRecordFacts(const Vocabulary& vocabulary, const std::vector<s
 
 namespace {
 
-bool HasPhase(const Rule& rule, Phase p) { return std::count(rule.phases.begin(), rule.phases.end(), p) > 0; }
+// Whether this record's timeline has the action (a conditional phase may be absent).
+bool InTimeline(const Evaluation& e, Phase p) {
+  return std::any_of(e.timeline.begin(), e.timeline.end(), [p](const TimelineEntry& t) { return t.action == p; });
+}
 
 // What to do now to a record whose latest due action is `due`, given where it is.
-std::optional<Phase> Decide(const Rule& rule, Phase due, bool archived, bool pseudonymised) {
+std::optional<Phase> Decide(const Evaluation& e, Phase due, bool archived, bool pseudonymised) {
   switch (due) {
     case Phase::kDelete: return Phase::kDelete;
     case Phase::kPseudonymise:
       if (pseudonymised) return std::nullopt;
-      if (!archived && HasPhase(rule, Phase::kArchive)) return Phase::kArchive;  // move first
+      if (!archived && InTimeline(e, Phase::kArchive)) return Phase::kArchive;  // move first
       return Phase::kPseudonymise;
     case Phase::kArchive: return archived ? std::nullopt : std::optional(Phase::kArchive);
     case Phase::kActive: return std::nullopt;
@@ -115,9 +118,9 @@ class BindingExecution {
       return std::nullopt;
     }
     for (const auto& [name, value] : deployment_.deployment_facts) (*facts)[name] = value;
-    *e = Evaluate(rule_, *facts, options_.as_of);
+    *e = Evaluate(rule_, *facts, options_.as_of, binding_.assume);
     if (e->status != EvalStatus::kDue || !e->due) return std::nullopt;
-    return Decide(rule_, *e->due, binding_.archived_view, record.pseudonymised);
+    return Decide(*e, *e->due, binding_.archived_view, record.pseudonymised);
   }
 
   void Sample(ActionSummary* s, const std::string& key) {
@@ -155,6 +158,7 @@ class BindingExecution {
       }
     }
     Sample(&out_.due[*action], record.key);
+    for (const auto& a : e.assumed) ++out_.assumed[a];
     if (!options_.apply) return;
     auto limit = options_.limits.find(binding_.name);
     if (limit != options_.limits.end()) {
@@ -263,6 +267,7 @@ Result<Plan> Execute(const Deployment& deployment, const PolicySet& policies, co
     bp.store = b.store;
     bp.table = b.table;
     bp.archived_view = b.archived_view;
+    for (const auto& [fact, value] : b.assume) bp.assumptions.push_back(fact + "=" + FactValueToString(value));
     // The manual rules of every fiche this deployment binds: a person decides them.
     if (const Policy* policy = policies.FindPolicyOf(*b.rule))
       for (const auto& r : policy->rules)

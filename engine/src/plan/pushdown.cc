@@ -275,6 +275,7 @@ DueCompilation CompileDue(const Rule& rule, Phase action, Date as_of, const Fact
   c.deployment_scope_ = &scope;
 
   // EndLess(i, t): "the last day of phase i < t".
+  std::function<Predicate(const internal::PhaseSpec&, size_t, Date)> end_less_of;
   std::function<Predicate(size_t, Date)> end_less = [&](size_t i, Date t) -> Predicate {
     const auto& p = phases[i];
     if (i == 0) {
@@ -303,6 +304,17 @@ DueCompilation CompileDue(const Rule& rule, Phase action, Date as_of, const Fact
       }
       return Make(Kind::kAnd, std::move(all));
     }
+    if (p.when) {
+      // A conditional phase ends where it would, or (when absent) where the previous one does.
+      internal::PhaseSpec always = p;
+      always.when.reset();
+      Predicate when = c.Cond(*p.when);
+      Predicate happens = Make(Kind::kAnd, {when, end_less_of(always, i, t)});
+      return Make(Kind::kOr, {std::move(happens), Make(Kind::kAnd, {Not(when), end_less(i - 1, t)})});
+    }
+    return end_less_of(p, i, t);
+  };
+  end_less_of = [&](const internal::PhaseSpec& p, size_t i, Date t) -> Predicate {
     if (p.length) return end_less(i - 1, SmallestReaching(*p.length, t));
     if (p.until && p.until->cases.empty()) return Make(Kind::kAnd, {end_less(i - 1, t), c.Less(*p.until->otherwise, t)});
     // Cases on a later phase: "max of applicable cases < t" as for the first phase.

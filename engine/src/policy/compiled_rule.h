@@ -28,6 +28,9 @@ struct PhaseSpec {
   std::optional<EndSpec> until;     // absolute last day, inclusive
   std::optional<Duration> length;   // `for`: from the end of the previous phase
   std::optional<DateExpr> from;     // first phase only: the day it starts
+  // Not first, not delete: the phase happens only when this is true; when false it is
+  // absent (takes no time, no timeline entry); when unknown the record is missing_fact.
+  std::optional<CondExpr> when;
 };
 
 // "Held while `when` is true and `until` is unknown; once known, the first phase

@@ -119,6 +119,22 @@ class Parser {
     if (failed_ || !errors_->empty()) return std::nullopt;
     return e;
   }
+  // Nesting is bounded: real rules nest a few levels, and the parenthesis back-tracking
+  // in Not() doubles the work per level.
+  static constexpr int kMaxDepth = 16;
+  class DepthGuard {
+   public:
+    explicit DepthGuard(Parser* p) : p_(p) { ++p_->depth_; }
+    ~DepthGuard() { --p_->depth_; }
+    bool TooDeep() {
+      if (p_->depth_ <= kMaxDepth) return false;
+      p_->Fail(p_->Peek().offset, fmt::format("expression nested too deeply (more than {} levels)", kMaxDepth));
+      return true;
+    }
+   private:
+    Parser* p_;
+  };
+
   const Token& Peek() const { return tokens_[pos_]; }
   bool IsOp(const char* op) const { return Peek().kind == Token::Kind::kOp && Peek().text == op; }
   bool IsWord(const char* w) const { return Peek().kind == Token::Kind::kIdent && Peek().text == w; }
@@ -146,6 +162,8 @@ class Parser {
   }
 
   std::optional<DateExpr> Date_() {
+    DepthGuard guard(this);
+    if (guard.TooDeep()) return std::nullopt;
     auto e = Term();
     while (e && (IsOp("+") || IsOp("-"))) {
       bool minus = Peek().text == "-";
@@ -237,6 +255,8 @@ class Parser {
   }
 
   std::optional<CondExpr> Not() {
+    DepthGuard guard(this);
+    if (guard.TooDeep()) return std::nullopt;
     if (IsWord("not")) {
       ++pos_;
       auto inner = Not();
@@ -338,6 +358,7 @@ class Parser {
   std::vector<Token> tokens_;
   size_t pos_ = 0;
   bool failed_ = false;
+  int depth_ = 0;
 };
 
 void AddUnique(std::vector<std::string>* out, const std::string& name) {
@@ -464,8 +485,13 @@ Truth EvalCondition(const CondExpr& expr, const Facts& facts, std::vector<std::s
   auto as_truth = [](bool b) { return b ? Truth::kTrue : Truth::kFalse; };
   switch (expr.kind) {
     case CondExpr::Kind::kFlag: {
+      // An absent flag is unknown, never false (DESIGN.md, "Unknown is not false").
       auto it = facts.find(expr.fact);
-      return as_truth(it != facts.end() && std::holds_alternative<bool>(it->second) && std::get<bool>(it->second));
+      if (it == facts.end() || !std::holds_alternative<bool>(it->second)) {
+        AddUnique(missing, expr.fact);
+        return Truth::kUnknown;
+      }
+      return as_truth(std::get<bool>(it->second));
     }
     case CondExpr::Kind::kKnown: {
       auto it = facts.find(expr.fact);

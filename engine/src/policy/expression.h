@@ -7,7 +7,8 @@
 //   cond := and ('or' and)*        and := not ('and' not)*
 //   not  := 'not' not | '(' cond ')' | date CMP date | FACT ('==' | '!=') WORD | FACT
 //
-// A bare FACT in a condition is a flag's value, or whether a date is known.
+// A bare FACT in a condition is a flag's value (unknown when absent), or whether a date
+// is known (true or false, never unknown).
 #pragma once
 
 #include <memory>
@@ -61,8 +62,10 @@ void CollectFacts(const DateExpr& expr, std::vector<std::string>* out);
 void CollectFacts(const CondExpr& expr, std::vector<std::string>* out);
 
 // Evaluation. A date result is nullopt when a fact it needs is missing; the missing
-// names are appended to `missing`. Conditions are three-valued (Kleene): unknown only
-// when a missing date decides the outcome.
+// names are appended to `missing`. Conditions are three-valued (Kleene): an absent flag
+// or enumeration, or a comparison with an absent date, is unknown; `false and unknown`
+// is false, `true or unknown` is true, `not unknown` is unknown. The facts that left a
+// result unknown are appended to `missing`.
 enum class Truth { kFalse, kTrue, kUnknown };
 std::optional<Date> EvalDate(const DateExpr& expr, const Facts& facts, std::vector<std::string>* missing);
 Truth EvalCondition(const CondExpr& expr, const Facts& facts, std::vector<std::string>* missing);

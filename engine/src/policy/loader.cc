@@ -149,7 +149,7 @@ class RuleCompiler {
     std::optional<Phase> previous;
     for (size_t i = 0; i < list.size(); ++i) {
       YAML::Node node = list[i];
-      if (!r_.CheckMap(node, "a phase", {"phase", "until", "for", "from"}, {"phase"})) continue;
+      if (!r_.CheckMap(node, "a phase", {"phase", "when", "until", "for", "from"}, {"phase"})) continue;
       std::string name = r_.String(node, "phase").value_or("");
       auto kind = PhaseFromName(name);
       if (!kind) {
@@ -177,6 +177,12 @@ class RuleCompiler {
         if (i != 0 || *kind == Phase::kActive)
           r_.Error(node["from"], "'from' is only for a first phase that is not 'active' (e.g. an immediate delete)");
         else phase.from = DateAt(node["from"]);
+      }
+      if (node["when"]) {
+        if (i == 0 || *kind == Phase::kDelete)
+          r_.Error(node["when"], "'when' is only for a phase between the first one and delete (e.g. an archive "
+                                 "that some records skip)");
+        else phase.when = ConditionAt(node["when"]);
       }
       bool has_end = node["until"] || node["for"];
       if (*kind == Phase::kDelete && has_end)
@@ -223,6 +229,7 @@ class RuleCompiler {
     std::vector<std::string> used;
     for (const auto& p : compiled.phases) {
       if (p.from) internal::CollectFacts(*p.from, &used);
+      if (p.when) internal::CollectFacts(*p.when, &used);
       if (!p.until) continue;
       for (const auto& c : p.until->cases) {
         internal::CollectFacts(c.when, &used);
@@ -265,6 +272,7 @@ class RuleCompiler {
     std::vector<std::string> parts;
     for (const auto& p : rule.phases) {
       std::string s = PhaseName(p.kind);
+      if (p.when) s += " (only if " + p.when->ToString() + ")";
       if (p.from) s += " from " + p.from->ToString();
       if (p.until) s += " through " + EndText(*p.until);
       if (p.length) s += " for " + p.length->ToString();

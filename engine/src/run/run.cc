@@ -241,6 +241,8 @@ std::string PlanToJson(const Plan& plan) {
     x["held"] = {{"count", b.held.count}, {"sample_keys", b.held.sample_keys}};
     x["operator_held"] = {{"count", b.operator_held.count}, {"sample_keys", b.operator_held.sample_keys}};
     x["missing_facts"] = b.missing;
+    x["assumptions"] = b.assumptions;
+    x["due_relying_on_assumptions"] = b.assumed;
     x["no_case"] = b.no_case;
     if (!b.errors.empty()) x["errors"] = b.errors;
     if (!b.applied.empty()) {
@@ -300,6 +302,12 @@ std::string PlanToText(const Plan& plan) {
       if (!s.sample_keys.empty())
         out += fmt::format("    {} e.g. keys {}\n", PhaseName(p), fmt::join(s.sample_keys, ", "));
     for (const auto& [f, n] : b.missing) out += fmt::format("    missing {}: {} records\n", f, n);
+    if (!b.assumptions.empty()) {
+      std::vector<std::string> relied;
+      for (const auto& [a, n] : b.assumed) relied.push_back(fmt::format("{} by {}", a, n));
+      out += fmt::format("    assumes {} (relied on: {})\n", fmt::join(b.assumptions, ", "),
+                         relied.empty() ? std::string("by no due record") : fmt::format("{}", fmt::join(relied, ", ")));
+    }
     if (!b.applied.empty()) {
       std::vector<std::string> parts;
       for (const auto& [p, n] : b.applied) parts.push_back(fmt::format("{} {}", PhaseName(p), n));
