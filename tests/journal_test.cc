@@ -130,7 +130,12 @@ TEST_CASE("A journaled batch for a binding the configuration lost stops the run"
   DeploymentLoad other = LoadDeploymentText(R"(state: state.db
 stores:
   main: {type: sqlite, path: main.db}
-bindings: []
+bindings:
+  - rule: F01.droits
+    store: main
+    table: droits
+    key: id
+    facts: {fin_droits: fin_droits}
 )",
                                             "deploy.yaml", env.dir.path().string(), Shipped());
   REQUIRE_FALSE(HasErrors(other.diagnostics));

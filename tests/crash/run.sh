@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The crash harness: runs `retention run` on the demo deployment and interrupts it at
 # random points (SIGKILL; a PostgreSQL backend terminated with pg_terminate_backend; a
-# full filesystem under the archive), then checks after each interruption, and again
-# after a rerun, that no record changed that was not due, that every due archived
-# record is in its source or its archive (never neither; after the rerun never both),
-# that no row is half-pseudonymised, that every change is audited and nothing audited
-# that did not change, that `audit verify` passes, and that the rerun leaves the stores
-# exactly as an uninterrupted run does (tests/crash/checker.cc). Prints one row per
-# scenario: interruptions, and in how many of them each invariant was violated.
+# full filesystem under the archive), then checks after each interruption, again after
+# `audit verify` (which records what the stores journaled), and after a rerun, that no
+# record changed that was not due, that every due archived record is in its source or
+# its archive (never neither; after the rerun never both), that no row is
+# half-pseudonymised, that every change is audited and nothing audited that did not
+# change, that `audit verify` passes, and that the rerun leaves the stores exactly as an
+# uninterrupted run does (tests/crash/checker.cc). Prints one row per scenario:
+# interruptions, how many fell between a store's commit and the audit's (in_window),
+# and in how many each invariant was violated. docs/reliability.md, "Crash harness".
 #
 # Usage: tests/crash/run.sh [--kills N] [--short] [--rows N] [--seed N] [--build DIR] [--cli FILE] [--only S] [--keep]
 #   --short   20 interruptions in all (CI); default 240
@@ -212,14 +214,14 @@ iteration() {  # scenario
   setup "$s" "$size" || { echo "crash harness: setup of $s failed" >&2; return 1; }
   c=$(config "$s")
   interrupt "$s"
-  # Right after: every invariant but audit completeness (the next run or `audit verify`
-  # records what the stores journaled); a change not yet audited counts as in_window.
-  out=$("$checker" check "$c" "$work/$s.before.json" --in-window | tee -a "$work/violations.log" | tail -n1)
-  checked "$s" "$out" || return 1
   if [ "$s" = disk-full ]; then  # room again: move the archive off the small filesystem
     cp -a "$work/it/full" "$work/it/full.saved" && umount "$work/it/full" && rmdir "$work/it/full" &&
       mv "$work/it/full.saved" "$work/it/full"
   fi
+  # Right after: every invariant but audit completeness (the next run or `audit verify`
+  # records what the stores journaled); a change not yet audited counts as in_window.
+  out=$("$checker" check "$c" "$work/$s.before.json" --in-window | tee -a "$work/violations.log" | tail -n1)
+  checked "$s" "$out" || return 1
   "$cli" audit verify --config "$c" >>"$work/run.log" 2>&1 || add "$s" audit_verify
   out=$("$checker" check "$c" "$work/$s.before.json" | tee -a "$work/violations.log" | tail -n1)
   checked "$s" "$out" || return 1
