@@ -1,4 +1,5 @@
 // retention: the command line over the retention::engine library.
+#include <exception>
 #include <iostream>
 
 #include "commands.h"
@@ -30,5 +31,11 @@ int main(int argc, char** argv) {
   } catch (const Exit& e) {
     if (!e.message.empty()) std::cerr << "retention: " << e.message << "\n";
     return e.code;
+  } catch (const std::exception& e) {  // last resort: a message and exit 1, never an abort
+    std::cerr << "retention: internal error: " << e.what() << "\n";
+    return kExitFailed;
+  } catch (...) {
+    std::cerr << "retention: internal error\n";
+    return kExitFailed;
   }
 }

@@ -43,7 +43,8 @@ int RunPlan(const PlanRunOptions& o) {
   bool has_state = false;
   {
     auto probe = LoadForCommand(o.config, o.policies, false, false);
-    has_state = std::filesystem::exists(probe->deployment.state_path);
+    std::error_code ec;  // a path the system cannot even look up (too long...) is "no state"
+    has_state = std::filesystem::exists(probe->deployment.state_path, ec);
   }
   auto loaded = LoadForCommand(o.config, o.policies, true, has_state);
   for (const auto& b : o.bindings)
@@ -58,6 +59,8 @@ int RunPlan(const PlanRunOptions& o) {
   if (!out.ok()) throw Exit{kExitFailed, out.status().message()};
   std::string json = PlanToJson(out->plan);
   if (!o.save.empty()) {
+    // The plan lists sample keys: owner-only when created.
+    if (Status created = CreatePrivateFile(o.save); !created.ok()) throw Exit{kExitBadInput, created.message()};
     std::ofstream f(o.save);
     f << json << "\n";
     if (!f) throw Exit{kExitBadInput, fmt::format("cannot write {}", o.save)};
@@ -82,6 +85,9 @@ int RunRun(const PlanRunOptions& o) {
   ro.progress = TerminalProgress();
   ro.pseudonymise_keys = PseudonymiseKeys(loaded->deployment);
   if (!o.approved.empty()) {
+    std::error_code ec;  // a FIFO or a device would block the read: a regular file only
+    if (!std::filesystem::is_regular_file(o.approved, ec))
+      throw Exit{kExitBadInput, fmt::format("{} is not a regular file", o.approved)};
     std::ifstream in(o.approved);
     if (!in) throw Exit{kExitBadInput, fmt::format("cannot read {}", o.approved)};
     std::stringstream text;

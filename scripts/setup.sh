@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build needs (when missing) and builds into build/.
-# Usage: scripts/setup.sh            (BUILD_DIR and BUILD_TYPE may be set)
+# Usage: scripts/setup.sh            (BUILD_DIR and BUILD_TYPE may be set; CMAKE_ARGS adds
+#        configure options, BUILD_TARGETS limits what is built, e.g. for the sanitizer build)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build}
@@ -21,5 +22,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" >/dev/null
-cmake --build "$build" -j "$(nproc)"
+# shellcheck disable=SC2086 # CMAKE_ARGS and BUILD_TARGETS are lists of words
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" ${CMAKE_ARGS:-} >/dev/null
+cmake --build "$build" -j "$(nproc)" ${BUILD_TARGETS:+--target $BUILD_TARGETS}

@@ -62,7 +62,7 @@ TEST_CASE("explain: bad input is exit code 2 with a message", "[cli]") {
   CHECK(r.out.find(message) != std::string::npos);
 }
 
-TEST_CASE("help teaches and exits 0; an unknown command exits 2", "[cli]") {
+TEST_CASE("help teaches and exits 0, an unknown command exits 2", "[cli]") {
   Run help = Raw("explain --help");
   CHECK(help.code == 0);
   CHECK(help.out.find("Examples:") != std::string::npos);

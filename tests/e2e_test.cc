@@ -182,7 +182,7 @@ TEST_CASE("demo: a hold placed during a run is honoured by the batch that re-che
   CHECK(demo.Db().One("SELECT COUNT(*) FROM salaries WHERE id = " + key) == "1");
 }
 
-TEST_CASE("demo: guards trip, --allow-mass and approved plans; exit codes", "[e2e][guards]") {
+TEST_CASE("demo: guards trip, then --allow-mass and approved plans, with their exit codes", "[e2e][guards]") {
   Demo demo;
   std::string c = "--config " + demo.config;
   Cli guarded = Run("run " + c + " --as-of 2026-11-22");

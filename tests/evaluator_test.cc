@@ -86,7 +86,7 @@ TEST_CASE("phases: the timeline gives the first day of each action", "[evaluator
   }
 }
 
-TEST_CASE("cases: the longest applicable retention wins; none applies is no_case", "[evaluator]") {
+TEST_CASE("cases: the longest applicable retention wins, none applies is no_case", "[evaluator]") {
   Rule rule = LoadRule(kCasesRule);
   Date as_of = D("2026-11-22");
   SECTION("one case") {

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "retention/policy.h"
+#include "support/sqlite_db.h"
 
 namespace fs = std::filesystem;
 using namespace retention;
@@ -90,6 +91,17 @@ rules:
 }
 
 TEST_CASE("a folder without facts.yaml is refused", "[loader]") {
+  // A real folder with a valid policy in it, only the vocabulary is missing.
+  retention::testing::TempDir dir;
+  fs::copy_file(RETENTION_SOURCE_DIR "/policies/01_gestion_des_droits/F01.yaml", dir.path() / "F01.yaml");
+  LoadResult r = LoadPolicies(dir.path().string());
+  REQUIRE(r.diagnostics.size() == 1);
+  CHECK(r.diagnostics[0].file == (dir.path() / "facts.yaml").string());
+  CHECK(r.diagnostics[0].message.find("vocabulary of facts is missing") != std::string::npos);
+}
+
+TEST_CASE("a path that is not a folder is refused", "[loader]") {
   LoadResult r = LoadPolicies((kGolden / "no_such_folder").string());
-  REQUIRE(HasErrors(r.diagnostics));
+  REQUIRE(r.diagnostics.size() == 1);
+  CHECK(r.diagnostics[0].message == "not a directory of policies");
 }

@@ -67,13 +67,23 @@ void RunCase(const fs::path& file, const YAML::Node& c) {
   if (c["missing"]) CHECK(e.missing == c["missing"].as<std::vector<std::string>>());
 }
 
+// Catch re-enters a test case once per section: the case files are parsed once, here.
+const std::vector<std::pair<fs::path, YAML::Node>>& CaseDocuments() {
+  static const auto documents = [] {
+    std::vector<std::pair<fs::path, YAML::Node>> out;
+    for (const auto& file : CaseFiles()) out.emplace_back(file, YAML::LoadFile(file.string()));
+    return out;
+  }();
+  return documents;
+}
+
 }  // namespace
 
 TEST_CASE("per-fiche cases derived from the register's text", "[policies][cases]") {
-  auto files = CaseFiles();
-  REQUIRE_FALSE(files.empty());
-  for (const auto& file : files) {
-    YAML::Node doc = YAML::LoadFile(file.string());
+  const auto& documents = CaseDocuments();
+  REQUIRE_FALSE(documents.empty());
+  for (const auto& [file, doc] : documents) {
+    INFO(file.filename().string());
     REQUIRE(doc.IsSequence());
     for (const auto& c : doc) {
       DYNAMIC_SECTION(Where(file, c)) { RunCase(file, c); }

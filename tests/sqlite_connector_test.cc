@@ -122,37 +122,42 @@ bindings:
   }
 }
 
-TEST_CASE("archive in the same SQLite file is one transaction; a record changed before apply is skipped",
+TEST_CASE("archive into a table of the same SQLite file, a record changed before apply is skipped",
           "[sqlite][archive]") {
   Env env;
   {
     SqliteDb db(env.dir / "main.db");
-    db.Exec("CREATE TABLE droits (id TEXT PRIMARY KEY, nir TEXT, fin_droits DATE, contentieux INTEGER, decision DATE)");
-    db.Exec("INSERT INTO droits VALUES ('a', 'x', '2021-11-21', 0, NULL), ('b', 'y', '2021-11-21', 0, NULL), "
-            "('c', 'z', '2021-11-22', 0, NULL)");
+    db.Exec("CREATE TABLE prestations (id INTEGER PRIMARY KEY, nir TEXT, date_versement DATE, montant REAL)");
+    db.Exec("INSERT INTO prestations VALUES (1, 'x', '2020-02-29', 10.5), (2, 'y', '2023-06-30', 20), "
+            "(3, 'z', '2024-01-15', 30)");
   }
   env.Load(R"(state: state.db
 stores:
   main: {type: sqlite, path: main.db}
 bindings:
-  - rule: F02.droits
+  - rule: F05.prestations
     store: main
-    table: droits
+    table: prestations
     key: id
     subject: nir
-    facts: {fin_droits: fin_droits, contentieux: contentieux, decision_definitive: decision}
+    facts: {date_versement: date_versement}
+    archive: {store: main, table: prestations_archive}
 )");
-  // 5 years after 2021-11-21 is 2026-11-21: deletion due from 2026-11-22 for a and b, not c.
+  // Records 1 and 2 are due for archiving on 2026-11-22, record 3 is not; record 2 gets a
+  // later payment date just before the batch is applied, so it is no longer due then.
   ExecuteOptions o;
   o.before_batch = [&] {
-    SqliteDb(env.dir / "main.db").Exec("UPDATE droits SET contentieux = 1 WHERE id = 'b'");  // litigation arrives
+    SqliteDb(env.dir / "main.db").Exec("UPDATE prestations SET date_versement = '2026-11-01' WHERE id = 2");
     return Status::Ok();
   };
   Plan p = env.Run("2026-11-22", true, o);
-  CHECK(Of(p, "F02.droits").due.at(Phase::kDelete).count == 2);
-  CHECK(Of(p, "F02.droits").applied.at(Phase::kDelete) == 1);
-  CHECK(Of(p, "F02.droits").skipped_at_apply == 1);
-  CHECK(SqliteDb(env.dir / "main.db").Column("SELECT id FROM droits ORDER BY id") == std::vector<std::string>{"b", "c"});
+  CHECK(Of(p, "F05.prestations").due.at(Phase::kArchive).count == 2);
+  CHECK(Of(p, "F05.prestations").applied.at(Phase::kArchive) == 1);
+  CHECK(Of(p, "F05.prestations").skipped_at_apply == 1);
+  SqliteDb db(env.dir / "main.db");
+  CHECK(db.Column("SELECT id FROM prestations ORDER BY id") == std::vector<std::string>{"2", "3"});
+  CHECK(db.Column("SELECT id || ' ' || montant FROM prestations_archive ORDER BY id") ==
+        std::vector<std::string>{"1 10.5"});
 }
 
 TEST_CASE("an SQL-expression fact over related rows: the last surviving dependant", "[sqlite]") {
@@ -248,13 +253,13 @@ TEST_CASE("keys must be owner-only", "[secrets]") {
   chmod((dir / "k.key").c_str(), 0644);
   auto k = LoadKey(dir / "k.key", "");
   REQUIRE_FALSE(k.ok());
-  CHECK(k.status().message().find("readable by others") != std::string::npos);
+  CHECK(k.status().message().find("owner-only") != std::string::npos);
   CHECK(k.status().message().find("secret") == std::string::npos);
   chmod((dir / "k.key").c_str(), 0600);
   CHECK(*LoadKey(dir / "k.key", "") == "secret");
 }
 
-TEST_CASE("files: CCTV footage older than one month deleted, younger kept; archive keeps relative paths", "[files]") {
+TEST_CASE("files: CCTV footage older than one month deleted, younger kept, archive keeps relative paths", "[files]") {
   Env env;
   fs::create_directories(env.dir.path() / "cctv/cam1");
   fs::create_directories(env.dir.path() / "scans/2020/02");

@@ -8,10 +8,13 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
+#include "retention/secrets.h"
 #include "retention/sql_connector.h"
 
 namespace retention {
@@ -24,11 +27,33 @@ std::string TrimRight(std::string s) {
   return s;
 }
 
-// Overwrites a string that held a secret before it is released.
-void Wipe(std::string* s) {
-  volatile char* p = s->data();
-  for (size_t i = 0; i < s->size(); ++i) p[i] = '\0';
-  s->clear();
+
+// A server message without the data values it may quote: its first line only (no
+// DETAIL, HINT or CONTEXT), and every double-quoted text replaced unless it follows a
+// word naming an object (relation "t", column "c", constraint "k"...).
+std::string WithoutValues(std::string message) {
+  message = TrimRight(message.substr(0, message.find('\n')));
+  static const std::vector<std::string> kNames = {"relation", "column", "constraint", "table", "schema",
+                                                  "index", "type", "function", "sequence", "view",
+                                                  "database", "role", "user", "operator"};
+  std::string out;
+  size_t i = 0;
+  while (i < message.size()) {
+    size_t open = message.find('"', i);
+    size_t close = open == std::string::npos ? open : message.find('"', open + 1);
+    if (close == std::string::npos) {
+      out += message.substr(i);
+      break;
+    }
+    out += message.substr(i, open - i);
+    size_t end = out.find_last_not_of(' ');
+    size_t begin = end == std::string::npos ? 0 : out.find_last_of(' ', end);
+    std::string word = end == std::string::npos ? "" : out.substr(begin == std::string::npos ? 0 : begin + 1, end - begin);
+    bool name = std::find(kNames.begin(), kNames.end(), word) != kNames.end();
+    out += name ? message.substr(open, close - open + 1) : "(value not shown)";
+    i = close + 1;
+  }
+  return out;
 }
 
 class PostgresConnector : public SqlConnector {
@@ -48,14 +73,14 @@ class PostgresConnector : public SqlConnector {
     PQconninfoOption* options = PQconninfoParse(text.c_str(), &parse_error);
     if (parse_error) PQfreemem(parse_error);
     if (!options) {
-      Wipe(&text);
+      WipeSecret(&text);
       return Status::InvalidArgument(
           fmt::format("postgres store '{}': the connection string {} is not a valid libpq connection string", config_.name,
                       Source()));
     }
     PQconninfoFree(options);
     conn_ = PQconnectdb(text.c_str());
-    Wipe(&text);
+    WipeSecret(&text);
     if (!conn_) return Status::IoError(fmt::format("postgres store '{}': cannot connect: out of memory", config_.name));
     if (PQstatus(conn_) != CONNECTION_OK)
       return Status::IoError(fmt::format("postgres store '{}': cannot connect: {}", config_.name,
@@ -209,38 +234,13 @@ class PostgresConnector : public SqlConnector {
     if (config_.dsn_file.empty())
       return Status::InvalidArgument(
           fmt::format("postgres store '{}': needs dsn_env or dsn_file for its connection string", config_.name));
-    const std::string& path = config_.dsn_file;
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-      return Status::IoError(
-          fmt::format("postgres store '{}': cannot open dsn_file {}: {}", config_.name, path, std::strerror(errno)));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      ::close(fd);
-      return Status::IoError(fmt::format("postgres store '{}': dsn_file {} is not a regular file", config_.name, path));
-    }
-    if (st.st_mode & 077) {
-      ::close(fd);
-      return Status::FailedPrecondition(
-          fmt::format("postgres store '{}': dsn_file {} is accessible to group or others (mode {:03o}): it holds "
-                      "credentials and must be owner-only (chmod 600)",
-                      config_.name, path, st.st_mode & 0777));
-    }
-    std::string text;
-    char buffer[4096];
-    ssize_t n;
-    while ((n = ::read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<size_t>(n));
-    int read_errno = errno;
-    ::close(fd);
-    std::memset(buffer, 0, sizeof buffer);
-    if (n < 0) {
-      Wipe(&text);
-      return Status::IoError(
-          fmt::format("postgres store '{}': cannot read dsn_file {}: {}", config_.name, path, std::strerror(read_errno)));
-    }
-    text = TrimRight(std::move(text));
-    if (text.empty())
-      return Status::FailedPrecondition(fmt::format("postgres store '{}': dsn_file {} is empty", config_.name, path));
+    auto text = ReadSecretFile(config_.dsn_file);  // the engine's one secret-file reader
+    if (!text.ok())
+      return Status(text.status().code() == Status::Code::kFailedPrecondition
+                        ? Status::FailedPrecondition(fmt::format("postgres store '{}': dsn_file {}", config_.name,
+                                                                 text.status().message()))
+                        : Status::IoError(fmt::format("postgres store '{}': dsn_file {}", config_.name,
+                                                      text.status().message())));
     return text;
   }
 
@@ -268,12 +268,13 @@ class PostgresConnector : public SqlConnector {
   }
 
   // The message names the store and the server's primary message with its SQLSTATE; it
-  // never includes the parameters (nor the server's DETAIL, which may quote key values).
+  // never includes the parameters, nor any data value the server quotes (a DETAIL line,
+  // an "invalid input syntax" value): see WithoutValues.
   Status ResultError(const PGresult* res, const char* what) const {
     const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
     const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    std::string reason = primary ? std::string(primary) : TrimRight(PQresultErrorMessage(res));
-    if (reason.empty()) reason = TrimRight(PQerrorMessage(conn_));
+    std::string reason = WithoutValues(primary ? std::string(primary) : PQresultErrorMessage(res));
+    if (reason.empty()) reason = WithoutValues(PQerrorMessage(conn_));
     return Status::IoError(fmt::format("postgres store '{}': {}: {}{}", config_.name, what, reason,
                                        state ? fmt::format(" (SQLSTATE {})", state) : ""));
   }

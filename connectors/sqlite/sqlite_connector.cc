@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "retention/secrets.h"
 #include "retention/sql_connector.h"
 
 namespace retention {
@@ -17,6 +18,8 @@ class SqliteConnector : public SqlConnector {
   }
 
   Status Open() {
+    // A database the engine creates (an archive) is owner-only: it holds personal data.
+    if (Status created = CreatePrivateFile(config_.path); !created.ok()) return created;
     int rc = sqlite3_open_v2(config_.path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                              nullptr);
     if (rc != SQLITE_OK) return Error("cannot open " + config_.path);

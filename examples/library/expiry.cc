@@ -1,12 +1,15 @@
 // A service computing a record's expiry when it writes it, by linking retention::engine.
 //   expiry POLICIES_DIR RULE NAME=VALUE...
 // prints the first day each action is allowed, e.g. to store in a `purge_after` column.
+#include <exception>
 #include <iostream>
 
 #include "retention/evaluator.h"
 #include "retention/policy.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int Expiry(int argc, char** argv) {
   if (argc < 3) {
     std::cerr << "usage: expiry POLICIES_DIR RULE [NAME=VALUE...]\n";
     return 2;
@@ -40,4 +43,15 @@ int main(int argc, char** argv) {
   for (const auto& t : e.timeline) std::cout << retention::PhaseName(t.action) << " " << t.from.ToString() << "\n";
   for (const auto& m : e.missing) std::cout << "missing " << m << "\n";
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Expiry(argc, argv);
+  } catch (const std::exception& e) {  // last resort: a message and exit 1, never an abort
+    std::cerr << "expiry: internal error: " << e.what() << "\n";
+    return 1;
+  }
 }

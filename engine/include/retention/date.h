@@ -6,10 +6,16 @@
 // last day of that month when it has no such day: 2024-01-31 + 1m = 2024-02-29,
 // 2023-04-30 + 1m = 2023-05-30. Adding N years is adding 12 x N months. Weeks are 7
 // days. Subtracting goes backwards by the same rule (2024-03-31 - 1m = 2024-02-29).
+//
+// Dates read from policies, configurations and records lie in 0001-01-01..9999-12-31 and
+// durations are at most 9999 years (or as many months, weeks or days). Arithmetic never
+// wraps: a result beyond the years -32767..32767 saturates at Date::Min() or Date::Max(),
+// so a very long retention stays in the far future and can never become "due now".
 #pragma once
 
 #include <chrono>
 #include <compare>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,10 +29,14 @@ class Date {
 
   // Returns nullopt when (year, month, day) is not a real date (2023-02-30).
   static std::optional<Date> FromYmd(int year, unsigned month, unsigned day);
-  // Parses exactly "YYYY-MM-DD"; nullopt on anything else.
+  // Parses exactly "YYYY-MM-DD" from 0001-01-01 to 9999-12-31; nullopt on anything else.
   static std::optional<Date> Parse(std::string_view text);
-  static Date FromDaysSinceEpoch(int days) { Date d; d.days_ = days; return d; }
+  // Clamped to [Min(), Max()].
+  static Date FromDaysSinceEpoch(int64_t days);
   static Date FromChrono(std::chrono::year_month_day ymd);
+  // The ends of the arithmetic range: -32767-01-01 and 32767-12-31.
+  static Date Min();
+  static Date Max();
 
   int year() const;
   unsigned month() const;
@@ -36,10 +46,11 @@ class Date {
   // "YYYY-MM-DD".
   std::string ToString() const;
 
-  Date AddDays(int n) const { return FromDaysSinceEpoch(days_ + n); }
-  // Article 641 CPC: same day of the month, else the month's last day.
-  Date AddMonths(int n) const;
-  Date AddYears(int n) const { return AddMonths(12 * n); }
+  // Saturating (see the top of this file).
+  Date AddDays(int64_t n) const { return FromDaysSinceEpoch(int64_t{days_} + n); }
+  // Article 641 CPC: same day of the month, else the month's last day. Saturating.
+  Date AddMonths(int64_t n) const;
+  Date AddYears(int64_t n) const;
   Date EndOfMonth() const;
   Date EndOfYear() const;
 
@@ -56,12 +67,23 @@ struct Duration {
   int count = 0;
   DurationUnit unit = DurationUnit::kDays;
 
-  // Parses "<digits><unit>" with unit one of d, w, m, y ("5y", "18m", "3w", "60d").
+  // The longest duration accepted from text, per unit: 9999 years, in any unit.
+  static constexpr int kMaxYears = 9999;
+  // Parses "<digits><unit>" with unit one of d, w, m, y ("5y", "18m", "3w", "60d");
+  // nullopt when longer than kMaxYears years.
   static std::optional<Duration> Parse(std::string_view text);
   // "5y", "18m"...
   std::string ToString() const;
   friend bool operator==(const Duration&, const Duration&) = default;
 };
+
+// A date fact as a store gives it: "YYYY-MM-DD"; or a timestamp "YYYY-MM-DD[T ]hh:mm:ss[.f]"
+// followed by "Z" or an offset (+hh, +hh:mm, +hhmm), converted to its civil date in
+// Europe/Paris (UTC+1, UTC+2 from the last Sunday of March to the last Sunday of October
+// at 01:00 UTC, the EU rule, applied to every year); or the same timestamp without zone,
+// a civil time already, whose date is taken as written. nullopt on anything else
+// (trailing text, impossible dates or times). Uses no process-wide time zone state.
+std::optional<Date> ParseDateFact(std::string_view text);
 
 // date + duration, following the rules at the top of this file.
 Date Add(Date date, Duration duration);

@@ -18,6 +18,7 @@ struct CompiledRule;  // the parsed date expressions, conditions and holds (priv
 // The life of a record under a rule, in this order (any subset).
 enum class Phase { kActive, kArchive, kPseudonymise, kDelete };
 const char* PhaseName(Phase phase);  // "active", "archive", "pseudonymise", "delete"
+std::optional<Phase> PhaseFromName(const std::string& name);  // the inverse; nullopt when unknown
 
 struct Rule {
   std::string id;                       // "F05.prestations"

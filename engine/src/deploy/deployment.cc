@@ -61,6 +61,27 @@ class DeploymentReader {
     else if (bindings)
       for (const auto& b : bindings) ReadBinding(b, d);
     AddArchiveViews(d);
+    CheckStateApart(root, *d);
+  }
+
+  // The state database is the engine's own: never a data store's file or directory.
+  void CheckStateApart(const YAML::Node& root, const Deployment& d) {
+    if (d.state_path.empty()) return;
+    std::error_code ec;
+    fs::path state = fs::weakly_canonical(d.state_path, ec);
+    if (ec) state = fs::path(d.state_path).lexically_normal();
+    for (const auto& s : d.stores) {
+      for (const std::string& p : {s.path, s.directory, s.dsn_file}) {
+        if (p.empty()) continue;
+        fs::path target = fs::weakly_canonical(p, ec);
+        if (ec) target = fs::path(p).lexically_normal();
+        auto [end, rest] = std::mismatch(target.begin(), target.end(), state.begin(), state.end());
+        if (end == target.end())
+          r_.Error(root["state"], fmt::format("'state' {} is {} store '{}': the state database must be a file of its "
+                                              "own, outside every store", d.state_path,
+                                              state == target ? "the file of" : "inside", s.name));
+      }
+    }
   }
 
  private:
@@ -189,9 +210,11 @@ class DeploymentReader {
     if (b.batch_size < 1 || b.batch_size > 100000) r_.Error(node["batch_size"], "batch_size must be 1..100000");
     if (YAML::Node g = node["guard"]; g && r_.CheckMap(g, "guard", {"max_rows", "max_fraction"}, {})) {
       b.guard.max_rows = r_.Int(g, "max_rows").value_or(static_cast<int>(b.guard.max_rows));
+      if (b.guard.max_rows < 0) r_.Error(g["max_rows"], "max_rows must be 0 or more");
       if (g["max_fraction"]) {
         double f = -1;
-        if (!YAML::convert<double>::decode(g["max_fraction"], f) || f < 0 || f > 1)
+        // Written so that NaN (.nan) fails too: it compares false with everything.
+        if (!YAML::convert<double>::decode(g["max_fraction"], f) || !(f >= 0 && f <= 1))
           r_.Error(g["max_fraction"], "max_fraction must be a number between 0 and 1");
         else b.guard.max_fraction = f;
       }
@@ -325,8 +348,10 @@ DeploymentLoad LoadDeploymentText(const std::string& text, const std::string& fi
 }
 
 std::string DeploymentPoliciesDir(const std::string& path) {
+  auto text = internal::ReadFileText(path);  // a regular file only: a FIFO never hangs
+  if (!text) return "";
   try {
-    YAML::Node root = YAML::LoadFile(path);
+    YAML::Node root = YAML::Load(*text);
     if (!root.IsMap() || !root["policies"] || !root["policies"].IsScalar()) return "";
     fs::path p = root["policies"].Scalar();
     return p.is_absolute() ? p.string() : (fs::absolute(path).parent_path() / p).lexically_normal().string();

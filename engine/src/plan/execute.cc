@@ -14,20 +14,39 @@ int64_t BindingPlan::DueTotal() const {
   return n;
 }
 
+namespace {
+
+// The value of one fact as a store gives it; nullopt when it cannot be read.
+std::optional<FactValue> ReadStoredFact(const Vocabulary& vocabulary, const FactDefinition& def,
+                                        const std::string& name, std::string text) {
+  if (def.type == FactType::kDate) {
+    auto date = ParseDateFact(text);
+    return date ? std::optional<FactValue>(*date) : std::nullopt;
+  }
+  if (def.type == FactType::kFlag) {
+    if (text == "1" || text == "t" || text == "TRUE" || text == "True") text = "true";
+    if (text == "0" || text == "f" || text == "FALSE" || text == "False") text = "false";
+  }
+  auto value = ParseFactValue(vocabulary, name, text);
+  return value.ok() ? std::optional<FactValue>(*value) : std::nullopt;
+}
+
+}  // namespace
+
 Result<Facts> ParseRecordFacts(const Vocabulary& vocabulary, const std::vector<std::string>& names,
                                const RawRecord& record) {
+  static constexpr const char* kExpected[] = {"a date (YYYY-MM-DD or an RFC 3339 timestamp)", "true or false",
+                                              "one of its listed values"};
   Facts facts;
   for (size_t i = 0; i < names.size() && i < record.facts.size(); ++i) {
     if (!record.facts[i]) continue;  // NULL: unknown
-    std::string text = *record.facts[i];
     const FactDefinition* def = vocabulary.Find(names[i]);
-    if (def && def->type == FactType::kDate && text.size() > 10) text = text.substr(0, 10);  // a timestamp's date
-    if (def && def->type == FactType::kFlag) {
-      if (text == "1" || text == "t" || text == "TRUE" || text == "True") text = "true";
-      if (text == "0" || text == "f" || text == "FALSE" || text == "False") text = "false";
-    }
-    auto value = ParseFactValue(vocabulary, names[i], text);
-    if (!value.ok()) return value.status();
+    if (!def) return Status::InvalidArgument(fmt::format("unknown fact '{}'", names[i]));
+    auto value = ReadStoredFact(vocabulary, *def, names[i], *record.facts[i]);
+    // The record is kept and reported; the value itself may be personal data: never shown.
+    if (!value)
+      return Status::InvalidArgument(fmt::format("invalid_fact: fact '{}' (value {} of {} read) is not {}", names[i],
+                                                 i + 1, names.size(), kExpected[static_cast<int>(def->type)]));
     facts[names[i]] = *value;
   }
   return facts;

@@ -199,7 +199,8 @@ class Compiler {
       std::vector<std::string> missing;
       return *internal::EvalDate(chain, f, &missing);
     };
-    int lo = t.days_since_epoch() - 400 * 366, hi = t.days_since_epoch() + 400 * 366;
+    // The whole date range: offsets can be up to Duration::kMaxYears long.
+    int lo = Date::Min().days_since_epoch(), hi = Date::Max().days_since_epoch();
     if (!(value(lo) < t)) return Date::FromDaysSinceEpoch(lo);
     if (value(hi) < t) return Date::FromDaysSinceEpoch(hi + 1);
     while (lo + 1 < hi) {  // invariant: value(lo) < t <= value(hi)

@@ -25,13 +25,13 @@ const char* PhaseName(Phase phase) {
   return "?";
 }
 
-namespace {
-
 std::optional<Phase> PhaseFromName(const std::string& name) {
   for (Phase p : {Phase::kActive, Phase::kArchive, Phase::kPseudonymise, Phase::kDelete})
     if (name == PhaseName(p)) return p;
   return std::nullopt;
 }
+
+namespace {
 
 // Compiles the rules of one policy file.
 class RuleCompiler {

@@ -14,12 +14,6 @@ using nlohmann::ordered_json;
 
 namespace {
 
-std::optional<Phase> PhaseFromName(const std::string& s) {
-  for (Phase p : {Phase::kArchive, Phase::kPseudonymise, Phase::kDelete})
-    if (s == PhaseName(p)) return p;
-  return std::nullopt;
-}
-
 // Bindings whose due count exceeds their guard, unless allowed.
 void ApplyGuards(const Plan& dry, const Deployment& d, const RunOptions& o, ExecuteOptions* exec, bool* tripped) {
   for (const auto& bp : dry.bindings) {
@@ -95,7 +89,7 @@ Status WriteCertificate(const RunOutcome& out, const Deployment& d, const StateD
   text += fmt::format("\nAudit: {} entries for this run; chain {} (head {}).\n"
                       "Keys appear in the audit only as HMAC-SHA-256 digests under the deployment's audit key.\n",
                       entries->size(), verification->ok ? "verified" : "BROKEN", verification->head);
-  std::ofstream(json_path) << j.dump(2) << "\n";
+  std::ofstream(json_path) << j.dump(2, ' ', false, ordered_json::error_handler_t::replace) << "\n";
   std::ofstream(text_path) << text;
   return Status::Ok();
 }
@@ -258,12 +252,14 @@ std::string PlanToJson(const Plan& plan) {
   ordered_json manual = ordered_json::array();
   for (const Rule* r : plan.manual_rules) manual.push_back({{"rule", r->id}, {"reason", r->manual_reason}});
   j["manual_rules"] = manual;
-  return j.dump(2);
+  // Keys come from the stores (file names, text columns): invalid UTF-8 is replaced, never thrown on.
+  return j.dump(2, ' ', false, ordered_json::error_handler_t::replace);
 }
 
-Result<ApprovedPlan> ParseApprovedPlan(const std::string& text) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("bindings"))
+namespace {
+
+Result<ApprovedPlan> ParseApprovedPlanFields(const nlohmann::json& j) {
+  if (!j.contains("bindings") || !j["bindings"].is_array())
     return Status::InvalidArgument("not a plan saved by `retention plan --save`");
   ApprovedPlan p;
   auto as_of = Date::Parse(j.value("as_of", ""));
@@ -274,10 +270,52 @@ Result<ApprovedPlan> ParseApprovedPlan(const std::string& text) {
   for (const auto& b : j["bindings"]) {
     if (!b.contains("due")) continue;
     for (const auto& [action, v] : b["due"].items())
-      if (auto phase = PhaseFromName(action)) p.counts[b.value("binding", "")][*phase] = v.value("count", int64_t{0});
+      if (auto phase = PhaseFromName(action)) {
+        if (!v.at("count").is_number_unsigned())
+          return Status::InvalidArgument("not a plan saved by `retention plan --save`: a count is not a whole number");
+        p.counts[b.value("binding", "")][*phase] = v.at("count").get<int64_t>();
+      }
   }
   return p;
 }
+
+}  // namespace
+
+// A plan file is outside input: any field of the wrong type is refused with a message
+// (checked JSON access: nlohmann's type errors stop here, at the edge).
+Result<ApprovedPlan> ParseApprovedPlan(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("not a plan saved by `retention plan --save`");
+  try {
+    return ParseApprovedPlanFields(j);
+  } catch (const nlohmann::json::exception&) {
+    return Status::InvalidArgument("not a plan saved by `retention plan --save`: a field has the wrong type");
+  }
+}
+
+namespace {
+
+// A store's text (a key, a file name) on one line: control characters escaped (\n, \t,
+// \xNN), so that a file name cannot add lines to the plan.
+std::string OneLine(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\\') out += "\\\\";
+    else if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+    else out += static_cast<char>(c);
+  }
+  return out;
+}
+
+std::string OneLine(const std::vector<std::string>& texts) {
+  std::vector<std::string> out;
+  for (const auto& t : texts) out.push_back(OneLine(t));
+  return fmt::format("{}", fmt::join(out, ", "));
+}
+
+}  // namespace
 
 std::string PlanToText(const Plan& plan) {
   std::string out = fmt::format("Plan as of {}  (policies {}, configuration {})\n\n", plan.as_of.ToString(),
@@ -300,7 +338,7 @@ std::string PlanToText(const Plan& plan) {
                        b.operator_held.count, missing);
     for (const auto& [p, s] : b.due)
       if (!s.sample_keys.empty())
-        out += fmt::format("    {} e.g. keys {}\n", PhaseName(p), fmt::join(s.sample_keys, ", "));
+        out += fmt::format("    {} e.g. keys {}\n", PhaseName(p), OneLine(s.sample_keys));
     for (const auto& [f, n] : b.missing) out += fmt::format("    missing {}: {} records\n", f, n);
     if (!b.assumptions.empty()) {
       std::vector<std::string> relied;
@@ -314,7 +352,7 @@ std::string PlanToText(const Plan& plan) {
       out += fmt::format("    applied: {}; skipped at apply: {}\n", fmt::join(parts, ", "), b.skipped_at_apply);
     }
     if (!b.guard.empty()) out += fmt::format("    GUARD: {}\n", b.guard);
-    for (const auto& e : b.errors) out += fmt::format("    skipped {}\n", e);
+    for (const auto& e : b.errors) out += fmt::format("    skipped {}\n", OneLine(e));
   }
   if (!plan.manual_rules.empty()) {
     out += "\nManual rules of these fiches (never acted on; a person decides):\n";

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <ctime>
 #include <functional>
 
@@ -13,12 +14,22 @@
 #include <nlohmann/json.hpp>
 
 #include "crypto/digest.h"
+#include "retention/secrets.h"
 
 namespace retention {
 namespace {
 
 using Value = std::optional<std::string>;
 using Row = std::vector<Value>;
+
+// An integer column as stored; -1 when it is not a number (SQLite keeps any text in an
+// INTEGER column): the audit chain then fails to verify instead of throwing.
+int64_t IntOf(const Value& v) {
+  int64_t n = -1;
+  if (!v) return n;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  return ec == std::errc() && end == v->data() + v->size() ? n : -1;
+}
 
 std::string NowUtc() {
   std::time_t t = std::time(nullptr);
@@ -156,16 +167,14 @@ Result<StateDb> StateDb::Open(const std::string& path, std::string audit_key) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->key = std::move(audit_key);
-  mode_t old = umask(077);  // the database, its WAL and lock files: owner-only
+  // Owner-only from its creation; SQLite gives its journal and WAL files the same mode.
+  if (Status created = CreatePrivateFile(path); !created.ok()) return created;
   int rc = sqlite3_open_v2(path.c_str(), &impl->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   if (rc == SQLITE_OK) chmod(path.c_str(), 0600);
-  umask(old);
   if (rc != SQLITE_OK) return impl->Error("cannot open");
   sqlite3_busy_timeout(impl->db, 30000);
-  old = umask(077);
   Status s = impl->ExecScript("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
   if (s.ok()) s = impl->ExecScript(kSchema);
-  umask(old);
   if (!s.ok()) return s;
   StateDb db(std::move(impl));
   if (Status r = db.ReloadHolds(); !r.ok()) return r;
@@ -193,7 +202,7 @@ void StateDb::Unlock() {
 namespace {
 RunRecord ToRun(const Row& r) {
   RunRecord run;
-  run.id = std::stoll(r[0].value_or("0"));
+  run.id = IntOf(r[0]);
   run.started_at = r[1].value_or("");
   run.ended_at = r[2].value_or("");
   run.as_of = Date::Parse(r[3].value_or("")).value_or(Date());
@@ -269,7 +278,7 @@ Result<std::vector<OperatorHold>> StateDb::Holds(bool include_released) const {
           (include_released ? "" : " WHERE released_at IS NULL") + " ORDER BY id",
       {}, [&](const Row& r) {
         OperatorHold h;
-        h.id = std::stoll(r[0].value_or("0"));
+        h.id = IntOf(r[0]);
         std::string kind = r[1].value_or("");
         for (auto k : {OperatorHold::Kind::kSubject, OperatorHold::Kind::kKey, OperatorHold::Kind::kRule,
                        OperatorHold::Kind::kStore})
@@ -305,7 +314,7 @@ Status StateDb::AppendAudit(int64_t run_id, const AppliedBatch& batch, const std
   std::string prev = "genesis";
   int64_t last_id = 0;
   Status s = impl_->Query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", {}, [&](const Row& r) {
-    last_id = std::stoll(r[0].value_or("0"));
+    last_id = IntOf(r[0]);
     prev = r[1].value_or("");
   });
   if (!s.ok()) return s;
@@ -344,13 +353,13 @@ Result<std::vector<AuditEntry>> StateDb::Audit(std::optional<int64_t> run_id) co
   }
   Status s = impl_->Query(sql + " ORDER BY id", params, [&](const Row& r) {
     AuditEntry e;
-    e.id = std::stoll(r[0].value_or("0"));
-    e.run_id = std::stoll(r[1].value_or("0"));
+    e.id = IntOf(r[0]);
+    e.run_id = IntOf(r[1]);
     e.time = r[2].value_or("");
     e.binding = r[3].value_or("");
     e.rule_id = r[4].value_or("");
     e.action = r[5].value_or("");
-    e.count = std::stoll(r[6].value_or("0"));
+    e.count = IntOf(r[6]);
     auto digests = nlohmann::json::parse(r[7].value_or("[]"), nullptr, false);
     if (digests.is_array())
       for (const auto& d : digests)
@@ -394,8 +403,15 @@ Result<AuditVerification> StateDb::VerifyAudit() const {
   for (const auto& run : *runs) {
     auto counts = nlohmann::json::parse(run.counts.empty() ? "{}" : run.counts, nullptr, false);
     if (!counts.is_object() || !counts.contains("audit_entries")) continue;
+    if (!counts["audit_entries"].is_number_integer() || !counts.contains("audit_head") ||
+        !counts["audit_head"].is_string()) {
+      v.ok = false;
+      v.first_bad_id = v.entries + 1;
+      v.problem = fmt::format("run {} recorded an unreadable chain length or head", run.id);
+      return v;
+    }
     int64_t n = counts["audit_entries"].get<int64_t>();
-    std::string head = counts.value("audit_head", "");
+    std::string head = counts["audit_head"].get<std::string>();
     if (n > v.entries) {
       v.ok = false;
       v.first_bad_id = v.entries + 1;

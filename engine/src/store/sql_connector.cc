@@ -144,18 +144,17 @@ Status SqlConnector::ArchiveBatch(const ApplyRequest& request, const std::vector
   if (target == this) {
     // One transaction: copy (idempotent on the key) and delete together.
     if (Status s = EnsureArchiveTable(b.archive->table, b.key, *columns); !s.ok()) return s;
-    int n = static_cast<int>(keys.size());
+    // Parameters in the order they appear in the text (SQLite's "?" are positional):
+    // the three archive columns, then the keys.
     std::string insert = (dialect().kind == SqlDialect::Kind::kSqlite ? "INSERT OR IGNORE INTO " : "INSERT INTO ") +
                          QuoteIdentifier(b.archive->table) + " (" + names +
                          ", \"archived_at\", \"rule_id\", \"run_id\") SELECT " + names + ", " +
-                         dialect().DateParameter(n + 1) + ", " + dialect().Placeholder(n + 2) + ", " +
-                         dialect().Placeholder(n + 3) + " FROM " + QuoteIdentifier(b.table) + " WHERE " +
-                         QuoteIdentifier(b.key) + " IN (" + KeyList(keys.size(), 1) + ")";
+                         dialect().DateParameter(1) + ", " + dialect().Placeholder(2) + ", " +
+                         dialect().Placeholder(3) + " FROM " + QuoteIdentifier(b.table) + " WHERE " +
+                         QuoteIdentifier(b.key) + " IN (" + KeyList(keys.size(), 4) + ")";
     if (dialect().kind == SqlDialect::Kind::kPostgres) insert += " ON CONFLICT DO NOTHING";
-    std::vector<Value> params = AsValues(keys);
-    params.push_back(request.as_of.ToString());
-    params.push_back(rule_id);
-    params.push_back(request.run_id);
+    std::vector<Value> params = {request.as_of.ToString(), rule_id, request.run_id};
+    for (auto& k : AsValues(keys)) params.push_back(std::move(k));
     if (Status s = Exec(insert, params); !s.ok()) return s;
   } else {
     // Another database: copy there first (committed, idempotent), then delete here.

@@ -1,10 +1,16 @@
 #include "yaml/yaml_reader.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 
 namespace retention {
 
@@ -31,9 +37,63 @@ std::string Describe(const YAML::Node& node) {
   }
 }
 
+namespace {
+
+// Finds keys repeated in one map (YAML forbids them; yaml-cpp keeps one silently). Works
+// on the parser's events, so aliases are never expanded and nesting costs no recursion.
+class DuplicateKeyFinder : public YAML::EventHandler {
+ public:
+  std::vector<std::pair<YAML::Mark, std::string>> duplicates;
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark, nullptr); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark, nullptr); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string& value) override {
+    Node(mark, &value);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    Node(mark, nullptr);
+    open_.push_back({false, true, {}});
+  }
+  void OnSequenceEnd() override { open_.pop_back(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    Node(mark, nullptr);
+    open_.push_back({true, true, {}});
+  }
+  void OnMapEnd() override { open_.pop_back(); }
+
+ private:
+  struct Open {
+    bool map;
+    bool expect_key;
+    std::set<std::string> keys;
+  };
+  // Every node starts here: in a map, keys and values alternate.
+  void Node(const YAML::Mark& mark, const std::string* scalar) {
+    if (open_.empty() || !open_.back().map) return;
+    Open& m = open_.back();
+    if (m.expect_key && scalar && !m.keys.insert(*scalar).second) duplicates.emplace_back(mark, *scalar);
+    m.expect_key = !m.expect_key;
+  }
+  std::vector<Open> open_;
+};
+
+}  // namespace
+
 std::optional<YAML::Node> YamlReader::ParseText(const std::string& text) {
   try {
-    return YAML::Load(text);
+    YAML::Node root = YAML::Load(text);
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DuplicateKeyFinder finder;
+    while (parser.HandleNextDocument(finder)) {
+    }
+    for (const auto& [mark, key] : finder.duplicates)
+      diagnostics_->push_back({file_, mark.line + 1, mark.column + 1, Diagnostic::Severity::kError,
+                               fmt::format("duplicate key '{}' in this map (each key at most once)", key)});
+    if (!finder.duplicates.empty()) return std::nullopt;
+    return root;
   } catch (const YAML::ParserException& e) {
     diagnostics_->push_back({file_, e.mark.line + 1, e.mark.column + 1, Diagnostic::Severity::kError,
                              "invalid YAML: " + e.msg});
@@ -42,11 +102,20 @@ std::optional<YAML::Node> YamlReader::ParseText(const std::string& text) {
 }
 
 std::optional<std::string> ReadFileText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  // Non-blocking, then a regular file only: a FIFO or a device never hangs a load.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return std::nullopt;
+  struct stat st {};
+  std::optional<std::string> text;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    text.emplace();
+    char buffer[65536];
+    ssize_t n;
+    while ((n = ::read(fd, buffer, sizeof buffer)) > 0) text->append(buffer, static_cast<size_t>(n));
+    if (n < 0) text.reset();
+  }
+  ::close(fd);
+  return text;
 }
 
 std::optional<YAML::Node> YamlReader::ParseFile() {
