@@ -63,10 +63,7 @@ Result<std::vector<StagedBatch>> SqlConnector::Recover() {
                        b.id = r[0].value_or("");
                        b.run_id = r[1].value_or("");
                        b.binding = r[2].value_or("");
-                       std::string action = r[3].value_or("");
-                       b.action = Phase::kActive;  // unknown: the caller refuses it
-                       for (Phase p : {Phase::kArchive, Phase::kPseudonymise, Phase::kDelete})
-                         if (action == PhaseName(p)) b.action = p;
+                       b.action = PhaseFromName(r[3].value_or("")).value_or(Phase::kActive);  // unknown: refused
                        out.push_back(std::move(b));
                      }
                      out.back().key_digests.push_back(r[4].value_or(""));
