@@ -253,10 +253,11 @@ invariants="changed_not_due archive_lost archived_twice half_pseudonymised unaud
 printf '%-15s %6s %11s %9s' scenario runs interrupted in_window
 for v in $invariants; do printf ' %s' "$v"; done
 echo
-total=0 runs=0
+total=0 runs=0 hits=0
 for s in $scenarios; do
   printf '%-15s %6d %11d %9d' "$s" "${count[$s,n]:-0}" "${count[$s,hit]:-0}" "${count[$s,window]:-0}"
   runs=$(( runs + ${count[$s,n]:-0} ))
+  hits=$(( hits + ${count[$s,hit]:-0} ))
   for v in $invariants; do
     n=${violated[$s,$v]:-0}
     printf " %${#v}d" "$n"
@@ -265,5 +266,5 @@ for s in $scenarios; do
   echo
 done
 [ -n "$skipped" ] && echo "skipped:$skipped"
-echo "$runs interrupted runs (seed $seed), $total violations"
+echo "$runs runs, $hits interrupted before their end (seed $seed), $total violations"
 [ "$total" -eq 0 ]
