@@ -12,6 +12,7 @@
 #include "common.h"
 #include "deployment_loader.h"
 #include "retention/certificate.h"
+#include "journals.h"
 
 namespace retention::cli {
 namespace {
@@ -97,6 +98,7 @@ struct AuditOptions {
 
 int RunAuditVerify(const AuditOptions& o) {
   auto loaded = LoadForCommand(o.config, o.policies, false, true);
+  RecoverJournalsBeforeVerify(*loaded);
   auto v = loaded->state->VerifyAudit();
   if (!v.ok()) throw Exit{kExitFailed, v.status().message()};
   if (!v->ok) {

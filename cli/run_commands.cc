@@ -112,6 +112,9 @@ int RunRun(const PlanRunOptions& o) {
     throw Exit{refused ? kExitRefused : kExitFailed, out.status().message()};
   }
   std::cout << PlanToText(out->plan);
+  if (out->recovered_batches > 0)
+    std::cout << fmt::format("\nRecorded first: {} batch(es), {} record(s), changed by an interrupted run\n",
+                             out->recovered_batches, out->recovered_records);
   std::cout << fmt::format("\nRun #{} {}. Certificate: {} (and {})\n", out->run_id,
                            out->incomplete ? "incomplete" : "done", out->certificate_text, out->certificate_json);
   if (out->guard_tripped) {

@@ -55,6 +55,10 @@ struct ApplyRequest {
   class Connector* archive_target = nullptr;
   // pseudonymise: value → token (keyed HMAC); never logged.
   std::function<std::string(const std::string&)> tokenise;
+  // key → its audit digest (HMAC under the audit key). When set, a transactional store
+  // journals the batch's digests in the same transaction as the change (ApplyResult::
+  // staged), so that a change committed before its audit entry is found by Recover.
+  std::function<std::string(const std::string&)> key_digest;
 };
 
 // A record the store could not change; `reason` never quotes the key.
@@ -85,6 +89,8 @@ struct StagedBatch {
   std::string binding;  // Binding::name
   Phase action = Phase::kDelete;
   std::vector<std::string> keys;  // the records changed (and not yet recorded, as far as the store knows)
+  // Instead of `keys`: their audit digests (a store's journal never holds raw keys).
+  std::vector<std::string> key_digests;
 };
 
 // Rows copied into an archive table: the source's columns plus archived_at, rule_id, run_id.
@@ -160,8 +166,8 @@ class Connector {
   // Stores without transactions: the batches a crashed run staged but never confirmed.
   // Their changes are done (the records are gone from the store) but may be unrecorded:
   // the caller records each batch not already recorded (under its run id), then calls
-  // Confirm(id). Batches already confirmed are finished silently. Transactional stores
-  // have none.
+  // Confirm(id). Batches already confirmed are finished silently. SQL stores return
+  // the batches journaled in their own transaction and not yet confirmed.
   virtual Result<std::vector<StagedBatch>> Recover() { return std::vector<StagedBatch>{}; }
   // Whether this store can hold the archive of `source` in the same transaction.
   virtual bool SameTransactionAs(const Connector& other) const { return &other == this; }

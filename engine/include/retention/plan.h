@@ -89,6 +89,8 @@ struct AppliedBatch {
   Phase action = Phase::kDelete;
   std::vector<std::string> keys;
   std::vector<std::string> subjects;
+  // Set instead of `keys` for a batch recovered from a store's journal (recover.h).
+  std::vector<std::string> key_digests;
 };
 using BatchSink = std::function<Status(const AppliedBatch&)>;
 
@@ -119,6 +121,8 @@ struct ExecuteOptions {
   std::function<void(const Binding&, const RawRecord&, const Evaluation&, std::optional<Phase>)> on_record;
   // Pseudonymisation keys by binding (read by the caller from key files or env).
   std::map<std::string, std::string> pseudonymise_keys;
+  // A run: key → audit digest, for the stores' journals (ApplyRequest::key_digest).
+  std::function<std::string(const std::string&)> key_digest;
 };
 
 // The one code path behind `plan` and `run`.

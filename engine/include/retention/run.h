@@ -61,6 +61,8 @@ struct RunOutcome {
   int64_t run_id = 0;              // 0 for a plan
   bool guard_tripped = false;      // some binding was skipped by a guard
   bool incomplete = false;         // some binding left due records undone (BindingPlan::Incomplete)
+  int64_t recovered_batches = 0;   // batches of an interrupted run recorded first (recover.h)
+  int64_t recovered_records = 0;
   std::string certificate_json;    // paths, for a run
   std::string certificate_text;
   std::string approval_json;       // plan with approval_key: the file `plan --save` writes

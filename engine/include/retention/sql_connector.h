@@ -28,6 +28,10 @@ class SqlConnector : public Connector {
   Status Scan(const ScanRequest& request, const std::function<bool(std::vector<RawRecord>&)>& sink) override;
   Result<ApplyResult> Apply(const ApplyRequest& request) override;
   Result<ArchiveWrite> WriteArchive(const ArchiveRows& rows) override;
+  // The journal (engine/src/store/journal.cc): a table `_retention_journal` in the
+  // store's own schema, written in the transaction of each change.
+  Status Confirm(const std::string& staged) override;
+  Result<std::vector<StagedBatch>> Recover() override;
 
  protected:
   virtual SqlDialect dialect() const = 0;
@@ -69,6 +73,9 @@ class SqlConnector : public Connector {
                                                const std::vector<std::string>& keys, std::vector<ApplyFailure>* refused);
   Status PseudonymiseBatch(const ApplyRequest& request, const std::vector<std::string>& keys);
   Status DeleteKeys(const Binding& binding, const std::vector<std::string>& keys);
+  // Inside Apply's transaction: journals the applied keys' digests; the batch's id.
+  Result<std::string> WriteJournal(const ApplyRequest& request, const std::vector<std::string>& applied);
+  int64_t journal_seq_ = 0;
 };
 
 }  // namespace retention

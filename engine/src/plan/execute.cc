@@ -219,6 +219,7 @@ class BindingExecution {
         req.as_of = options_.as_of;
         req.facts = facts_;
         req.archive_target = archive;
+        req.key_digest = options_.key_digest;
         Phase wanted = action;
         req.still_due = [this, wanted](const RawRecord& r) {
           Evaluation e;
@@ -242,7 +243,7 @@ class BindingExecution {
         out_.refused_at_apply += static_cast<int64_t>(result->refused.size());
         for (const auto& r : result->refused)  // the reason, never the key
           if (out_.errors.size() < 20) out_.errors.push_back(fmt::format("{} refused: {}", PhaseName(action), r.reason));
-        AppliedBatch applied{&binding_, action, result->applied, {}};
+        AppliedBatch applied{&binding_, action, result->applied, {}, {}};
         for (const auto& k : result->applied) {
           auto it = std::find(pending.keys.begin() + static_cast<long>(start), pending.keys.begin() + static_cast<long>(end), k);
           applied.subjects.push_back(it == pending.keys.end() ? "" : pending.subjects[static_cast<size_t>(it - pending.keys.begin())]);

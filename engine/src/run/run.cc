@@ -10,6 +10,7 @@
 #include "crypto/digest.h"
 #include "run/approval.h"
 #include "run/certificate_writer.h"
+#include "retention/recover.h"
 
 namespace retention {
 namespace fs = std::filesystem;
@@ -151,6 +152,7 @@ void PrepareApply(StateDb* state, int64_t run_id, const std::string& policy_hash
   exec->apply = true;
   exec->on_record = o.on_record;
   exec->run_id = fmt::format("run-{}", run_id);
+  exec->key_digest = [state](const std::string& key) { return state->Digest(key); };
   exec->before_batch = [state] { return state->BeginBatch(); };
   exec->abort_batch = [state] { state->AbortBatch(); };
   exec->on_batch = [state, run_id, policy_hash](const AppliedBatch& batch) {
@@ -191,6 +193,16 @@ Status Finish(const Deployment& deployment, StateDb* state, const RunOptions& o,
   return internal::WriteCertificate(in, out->certificate_json, out->certificate_text);
 }
 
+// Before anything else, the batches an interrupted run changed but never recorded.
+Status RecoverJournals(const Deployment& d, const PolicySet& policies, const Stores& stores, StateDb* state,
+                       RunOutcome* out) {
+  auto recovery = RecoverInterruptedBatches(d, stores, state, policies.hash);
+  if (!recovery.ok()) return recovery.status();
+  out->recovered_batches = recovery->recorded;
+  out->recovered_records = recovery->records;
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& policies, const Stores& stores,
@@ -220,8 +232,11 @@ Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& poli
     StateDb* s;
     ~Unlock() { s->Unlock(); }
   } unlock{state};
-  if (Status s = CheckRun(deployment, policies, *state, o, today, as_of); !s.ok()) return s;
   RunOutcome out;
+  // Batches an interrupted run changed but never recorded are recorded first; then the
+  // whole chain, recovered entries included, must verify.
+  if (Status s = RecoverJournals(deployment, policies, stores, state, &out); !s.ok()) return s;
+  if (Status s = CheckRun(deployment, policies, *state, o, today, as_of); !s.ok()) return s;
   auto run_id = state->BeginRun(as_of, policies.hash, deployment.hash, "running");
   if (!run_id.ok()) return run_id.status();
   out.run_id = *run_id;

@@ -422,8 +422,9 @@ Status StateDb::AppendAudit(int64_t run_id, const AppliedBatch& batch, const std
   e.binding = batch.binding->name;
   e.rule_id = batch.binding->rule->id;
   e.action = PhaseName(batch.action);
-  e.count = static_cast<int64_t>(batch.keys.size());
+  e.key_digests = batch.key_digests;  // a recovered batch (recover.h) carries digests
   for (const auto& k : batch.keys) e.key_digests.push_back(Digest(k));
+  e.count = static_cast<int64_t>(e.key_digests.size());
   e.policy_hash = policy_hash;
   e.detail = nlohmann::json{{"store", batch.binding->store}, {"table", batch.binding->table},
                             {"records_of", BindingRecordsOf(batch.binding->name)}}

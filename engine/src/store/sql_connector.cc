@@ -145,6 +145,9 @@ Result<ApplyResult> SqlConnector::Apply(const ApplyRequest& request) {
       case Phase::kActive: s = Status::InvalidArgument("'active' is not an action"); break;
     }
     if (!s.ok()) return fail(s);
+    auto staged = WriteJournal(request, result.applied);
+    if (!staged.ok()) return fail(staged.status());
+    result.staged = *staged;
   }
   if (Status s = Commit(); !s.ok()) return fail(s);
   return result;

@@ -1,0 +1,28 @@
+// Interrupted batches: a change a store committed whose audit entry the state database
+// never committed (the process was killed in between). Every store journals what each
+// batch changed with the change itself (SQL stores: a table in the same transaction;
+// files: a per-run trash directory); the next run, before anything else, records each
+// journaled batch the audit lacks, then lets the store drop the journal.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "retention/connector.h"
+#include "retention/deployment.h"
+#include "retention/state.h"
+
+namespace retention {
+
+struct Recovery {
+  int64_t batches = 0;    // journaled batches found
+  int64_t recorded = 0;   // of which the audit lacked: now recorded
+  int64_t records = 0;    // records in the batches now recorded
+};
+
+// Call with the run lock held. A journaled batch names a binding of the deployment;
+// one the configuration no longer has is an error (nothing is dropped).
+Result<Recovery> RecoverInterruptedBatches(const Deployment& deployment, const Stores& stores, StateDb* state,
+                                           const std::string& policy_hash);
+
+}  // namespace retention

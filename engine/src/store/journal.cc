@@ -1,0 +1,76 @@
+// The journal of an SQL store: the digests of the records a batch changed, written in
+// the same transaction as the change. A committed change therefore always has its
+// journal rows; the engine removes them (Confirm) once the batch's audit entry is
+// committed in the state database, and turns the rows left by an interrupted run into
+// audit entries (Recover, engine/src/run/recover.cc). Raw keys are never written: only
+// their HMAC digests under the audit key.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "retention/sql_connector.h"
+
+namespace retention {
+namespace {
+
+constexpr const char* kJournal = "\"_retention_journal\"";
+constexpr size_t kRowsPerInsert = 200;
+
+}  // namespace
+
+Result<std::string> SqlConnector::WriteJournal(const ApplyRequest& request, const std::vector<std::string>& applied) {
+  if (!request.key_digest || applied.empty()) return std::string();
+  if (Status s = Exec(fmt::format("CREATE TABLE IF NOT EXISTS {} (batch TEXT NOT NULL, seq INTEGER NOT NULL, "
+                                  "run_id TEXT NOT NULL, binding TEXT NOT NULL, action TEXT NOT NULL, "
+                                  "key_digest TEXT NOT NULL, PRIMARY KEY (batch, seq))",
+                                  kJournal),
+                      {});
+      !s.ok())
+    return s;
+  std::string batch = fmt::format("{}:{}:{}", request.run_id, request.binding->name, ++journal_seq_);
+  for (size_t start = 0; start < applied.size(); start += kRowsPerInsert) {
+    size_t end = std::min(applied.size(), start + kRowsPerInsert);
+    std::string sql = fmt::format("INSERT INTO {} (batch, seq, run_id, binding, action, key_digest) VALUES ", kJournal);
+    std::vector<Value> params;
+    for (size_t i = start; i < end; ++i) {
+      sql += i == start ? "(" : ", (";
+      for (int c = 0; c < 6; ++c) sql += (c ? ", " : "") + dialect().Placeholder(static_cast<int>(params.size()) + c + 1);
+      sql += ")";
+      params.insert(params.end(), {batch, std::to_string(i), request.run_id, request.binding->name,
+                                   std::string(PhaseName(request.action)), request.key_digest(applied[i])});
+    }
+    if (Status s = Exec(sql, params); !s.ok()) return s;
+  }
+  return batch;
+}
+
+Status SqlConnector::Confirm(const std::string& staged) {
+  auto exists = TableExists("_retention_journal");
+  if (!exists.ok()) return exists.status();
+  if (!*exists) return Status::Ok();
+  return Exec(fmt::format("DELETE FROM {} WHERE batch = {}", kJournal, dialect().Placeholder(1)), {staged});
+}
+
+Result<std::vector<StagedBatch>> SqlConnector::Recover() {
+  std::vector<StagedBatch> out;
+  auto exists = TableExists("_retention_journal");
+  if (!exists.ok()) return exists.status();
+  if (!*exists) return out;
+  Status s = Query(fmt::format("SELECT batch, run_id, binding, action, key_digest FROM {} ORDER BY batch, seq", kJournal),
+                   {}, [&](const Row& r) {
+                     if (out.empty() || out.back().id != r[0].value_or("")) {
+                       StagedBatch b;
+                       b.id = r[0].value_or("");
+                       b.run_id = r[1].value_or("");
+                       b.binding = r[2].value_or("");
+                       b.action = PhaseFromName(r[3].value_or("")).value_or(Phase::kActive);  // unknown: refused
+                       out.push_back(std::move(b));
+                     }
+                     out.back().key_digests.push_back(r[4].value_or(""));
+                     return true;
+                   });
+  if (!s.ok()) return s;
+  return out;
+}
+
+}  // namespace retention
