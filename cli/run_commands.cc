@@ -122,8 +122,8 @@ int RunRun(const PlanRunOptions& o) {
     return kExitGuard;
   }
   if (out->incomplete) {
-    std::cerr << "retention: some due records could not be applied and were kept (see \"refused\" and "
-                 "\"skipped at apply\" above); the run is incomplete\n";
+    std::cerr << "retention: some records could not be acted on safely and were kept (see \"refused\", "
+                 "\"skipped at apply\" and \"invalid_fact\" above); the run is incomplete\n";
     return kExitFailed;
   }
   return kExitOk;

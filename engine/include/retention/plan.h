@@ -49,12 +49,15 @@ struct BindingPlan {
   std::map<Phase, int64_t> applied;
   int64_t skipped_at_apply = 0;     // no longer due, or held, when re-checked
   int64_t refused_at_apply = 0;     // of those, kept because acting was unsafe (why: in errors)
+  int64_t invalid_facts = 0;        // records kept because a stored value is not a valid fact (invalid_fact)
   int64_t not_approved = 0;         // due, but outside the approved plan: left as they are
   std::string guard;                // non-empty: why the binding was not applied
 
   int64_t DueTotal() const;
   // A run left due records undone: some were refused at apply, or records were due and
   // none could be applied. Such a run is not "done".
+  // Records were left undone for a reason other than their dates: refused, none of the
+  // due applied, or unreadable facts (invalid_fact). A run with such a binding is not done.
   bool Incomplete() const;
 };
 

@@ -36,7 +36,7 @@ std::optional<FactValue> ReadStoredFact(const Vocabulary& vocabulary, const Fact
 bool BindingPlan::Incomplete() const {
   int64_t done = 0;
   for (const auto& [action, n] : applied) done += n;
-  return refused_at_apply > 0 || (skipped_at_apply > 0 && done == 0);
+  return refused_at_apply > 0 || invalid_facts > 0 || (skipped_at_apply > 0 && done == 0);
 }
 
 Result<Facts> ParseRecordFacts(const Vocabulary& vocabulary, const std::vector<std::string>& names,
@@ -160,6 +160,7 @@ class BindingExecution {
     auto action = ActionFor(record, &e, &error);
     if (options_.on_record && error.empty()) options_.on_record(binding_, record, e, action);
     if (!error.empty()) {
+      ++out_.invalid_facts;
       if (out_.errors.size() < 20) out_.errors.push_back(fmt::format("record {}: {}", record.key, error));
       return;
     }

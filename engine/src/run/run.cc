@@ -293,6 +293,7 @@ std::string PlanToJson(const Plan& plan) {
     x["assumptions"] = b.assumptions;
     x["due_relying_on_assumptions"] = b.assumed;
     x["no_case"] = b.no_case;
+    x["invalid_facts"] = b.invalid_facts;
     if (!b.errors.empty()) x["errors"] = b.errors;
     if (!b.applied.empty()) {
       ordered_json a = ordered_json::object();
@@ -373,6 +374,9 @@ std::string PlanToText(const Plan& plan) {
     if (!b.guard.empty()) out += fmt::format("    GUARD: {}\n", b.guard);
     if (b.not_approved)
       out += fmt::format("    not in the approved plan: {} records, left as they are\n", b.not_approved);
+    if (b.invalid_facts > 0)
+      out += fmt::format("    invalid_fact: {} records kept (a stored value is not a valid fact; first ones below)\n",
+                         b.invalid_facts);
     for (const auto& e : b.errors) out += fmt::format("    skipped {}\n", OneLine(e));
   }
   if (!plan.manual_rules.empty()) {

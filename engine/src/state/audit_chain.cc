@@ -129,15 +129,19 @@ AuditVerification VerifyAnchors(AuditVerification v, const AnchorSettings& ancho
     v.anchor_note = anchors.syslog ? "anchors go to syslog only: compare them with `audit show`" : "no anchors configured";
     return v;
   }
+  // Anchors are written right after a run ends and after a hold changes, outside the
+  // database's transaction: a kill between the two can leave the last such entry
+  // unanchored, never an earlier one.
+  int64_t must_cover = 0, latest = 0;
+  for (const auto& e : entries)
+    if (e.kind == audit_kind::kRunEnd || e.kind == audit_kind::kHoldAdd || e.kind == audit_kind::kHoldRelease) {
+      must_cover = latest;
+      latest = e.id;
+    }
   std::ifstream in(anchors.file);
   if (!in) {
-    // Anchors are written when a run ends and when a hold changes: a chain without such
-    // an entry (a first run interrupted before its end) has nothing anchored yet.
-    bool anchored_kind = std::any_of(entries.begin(), entries.end(), [](const AuditEntry& e) {
-      return e.kind == audit_kind::kRunEnd || e.kind == audit_kind::kHoldAdd || e.kind == audit_kind::kHoldRelease;
-    });
-    if (!anchored_kind) {
-      v.anchor_note = "no anchor yet: no run has ended and no hold has changed";
+    if (must_cover == 0) {
+      v.anchor_note = "no anchor yet: at most the last run end or hold change, interrupted before its anchor";
       return v;
     }
     return Broken(v, 0, fmt::format("the anchor file {} is missing", anchors.file));
@@ -162,6 +166,9 @@ AuditVerification VerifyAnchors(AuditVerification v, const AnchorSettings& ancho
     last = n;
     ++v.anchors;
   }
+  if (last < must_cover)
+    return Broken(v, must_cover, fmt::format("entry {} (a run end or hold change) was never anchored in {}: anchor "
+                                             "lines were removed", must_cover, anchors.file));
   return v;
 }
 

@@ -124,51 +124,31 @@ std::optional<std::string> ActiveHolds::Held(const Binding& b, const std::string
 
 StateDb::Impl::~Impl() {
   if (lock_fd >= 0) close(lock_fd);
-  if (db) sqlite3_close_v2(db);
 }
 
 Status StateDb::Impl::Error(const std::string& what) const {
-  return Status::IoError(fmt::format("state database {}: {}: {}", path, what, db ? sqlite3_errmsg(db) : "?"));
+  return db ? db->Error(what) : Status::IoError(fmt::format("state database {}: {}", path, what));
 }
 
 Status StateDb::Impl::Query(const std::string& sql, const std::vector<StateValue>& params,
                             const std::function<void(const StateRow&)>& row) const {
-  sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) return Error("prepare");
-  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
-  for (size_t i = 0; i < params.size(); ++i) {
-    if (params[i]) sqlite3_bind_text(raw, static_cast<int>(i + 1), params[i]->c_str(), -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(raw, static_cast<int>(i + 1));
-  }
-  int rc;
-  while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
-    StateRow r(static_cast<size_t>(sqlite3_column_count(raw)));
-    for (int c = 0; c < sqlite3_column_count(raw); ++c)
-      if (auto t = sqlite3_column_text(raw, c)) r[static_cast<size_t>(c)] = reinterpret_cast<const char*>(t);
+  return db->Query(sql, params, [&](const StateRow& r) {
     row(r);
-  }
-  return rc == SQLITE_DONE ? Status::Ok() : Error("query");
+    return true;
+  });
 }
 
 Status StateDb::Impl::Exec(const std::string& sql, const std::vector<StateValue>& params) const {
-  return Query(sql, params, [](const StateRow&) {});
+  return db->Exec(sql, params);
 }
 
-Status StateDb::Impl::ExecScript(const char* sql) const {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string m = err ? err : "?";
-    sqlite3_free(err);
-    return Status::IoError(fmt::format("state database {}: {}", path, m));
-  }
-  return Status::Ok();
-}
+Status StateDb::Impl::ExecScript(const char* sql) const { return db->ExecScript(sql); }
 
 Status StateDb::Impl::Transaction(const std::function<Status()>& body) const {
   if (Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
   Status s = body();
   if (s.ok()) s = Exec("COMMIT");
-  if (!s.ok() && !sqlite3_get_autocommit(db)) Exec("ROLLBACK");
+  if (!s.ok() && db->InTransaction()) Exec("ROLLBACK");
   return s;
 }
 
@@ -191,10 +171,10 @@ Result<StateDb> StateDb::Open(const std::string& path, std::string audit_key, An
   impl->anchors = std::move(anchors);
   // Owner-only from its creation; SQLite gives its journal and WAL files the same mode.
   if (Status created = CreatePrivateFile(path); !created.ok()) return created;
-  int rc = sqlite3_open_v2(path.c_str(), &impl->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
-  if (rc == SQLITE_OK) chmod(path.c_str(), 0600);
-  if (rc != SQLITE_OK) return impl->Error("cannot open");
-  sqlite3_busy_timeout(impl->db, 30000);
+  auto opened = sqlite::Database::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                       fmt::format("state database {}", path), 30000);
+  if (!opened.ok()) return opened.status();
+  impl->db.emplace(std::move(*opened));
   Status s = impl->ExecScript("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
   if (s.ok()) s = impl->ExecScript(kSchema);
   if (!s.ok()) return s;
@@ -267,7 +247,7 @@ Result<int64_t> StateDb::BeginRun(Date as_of, const std::string& policy_hash, co
                                {NowUtc(), as_of.ToString(), policy_hash, config_hash, status});
         !i.ok())
       return i;
-    id = static_cast<int64_t>(sqlite3_last_insert_rowid(impl_->db));
+    id = impl_->db->LastInsertRowid();
     AuditEntry e;
     e.run_id = id;
     e.kind = audit_kind::kRunStart;
@@ -346,7 +326,7 @@ Result<int64_t> StateDb::AddHold(OperatorHold::Kind kind, const std::string& val
                                {HoldKindName(kind), h.value, h.binding, h.reason, h.author, h.created_at});
         !i.ok())
       return i;
-    h.id = static_cast<int64_t>(sqlite3_last_insert_rowid(impl_->db));
+    h.id = impl_->db->LastInsertRowid();
     AuditEntry e;
     e.kind = audit_kind::kHoldAdd;
     e.binding = h.binding;
@@ -435,7 +415,7 @@ Status StateDb::AppendAudit(int64_t run_id, const AppliedBatch& batch, const std
 Status StateDb::CommitBatch() { return impl_->Exec("COMMIT"); }
 
 void StateDb::AbortBatch() {
-  if (!sqlite3_get_autocommit(impl_->db)) impl_->Exec("ROLLBACK");
+  if (impl_->db->InTransaction()) impl_->Exec("ROLLBACK");
 }
 
 }  // namespace retention

@@ -2,19 +2,18 @@
 // audit_chain.cc (the keyed chain, its verification and anchors).
 #pragma once
 
-#include <sqlite3.h>
-
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "retention/state.h"
+#include "store/sqlite_handle.h"
 
 namespace retention {
 
-using StateValue = std::optional<std::string>;
-using StateRow = std::vector<StateValue>;
+using StateValue = sqlite::Value;
+using StateRow = sqlite::Row;
 
 std::string NowUtc();
 
@@ -26,7 +25,7 @@ class ActiveHolds : public HoldChecker {
 };
 
 struct StateDb::Impl {
-  sqlite3* db = nullptr;
+  std::optional<sqlite::Database> db;  // the one SQLite owner (store/sqlite_handle.h)
   std::string path;
   std::string key;
   AnchorSettings anchors;
