@@ -253,7 +253,8 @@ TEST_CASE("holds: a key hold on an archive view keeps the archived record", "[pr
   CHECK(Retention("hold add" + c + " --rule F05.prestations --binding F05.prestations --reason x").code == 2);
   Process plan = Retention("plan" + c + " --as-of 2026-11-22 --binding F05.prestations --format json");
   REQUIRE(plan.code == 0);
-  for (const auto& b : nlohmann::json::parse(plan.out)["bindings"])
+  auto plan_json = nlohmann::json::parse(plan.out);  // kept alive: the loop reads into it
+  for (const auto& b : plan_json["bindings"])
     if (b["binding"] == "F05.prestations@archive") CHECK(b["operator_held"]["count"] == 2);
   REQUIRE(Retention("run" + c + " --as-of 2026-11-22 --allow-mass").code == 0);
   CHECK(archive.One("SELECT COUNT(*) FROM prestations_invalidite WHERE id IN (" + keys[0] + ", " + keys[1] + ")") == "2");
