@@ -83,6 +83,19 @@ bindings:
                      archive_store);
 }
 
+// F01.droits over main.db's table `droits`, keyed by `id` (the binding starts on line 5).
+constexpr const char* kDroitsDeployment = R"(state: state.db
+stores:
+  main: {type: sqlite, path: main.db}
+bindings:
+  - rule: F01.droits
+    store: main
+    table: droits
+    key: id
+    subject: nir
+    facts: {fin_droits: fin_droits}
+)";
+
 }  // namespace
 
 TEST_CASE("sqlite archive: a reused rowid is never lost - the new record is refused and kept", "[sqlite][archive][keys]") {
@@ -146,17 +159,7 @@ TEST_CASE("sqlite keys: a key column that is not unique is refused at the bindin
   INFO(what);
   Deploy d;
   d.Db().Exec(fmt::format("CREATE TABLE droits ({})", schema));
-  Diagnostics found = d.Open(R"(state: state.db
-stores:
-  main: {type: sqlite, path: main.db}
-bindings:
-  - rule: F01.droits
-    store: main
-    table: droits
-    key: id
-    subject: nir
-    facts: {fin_droits: fin_droits}
-)");
+  Diagnostics found = d.Open(kDroitsDeployment);
   for (const auto& x : found) UNSCOPED_INFO(x.ToString());
   if (accepted) {
     CHECK(found.empty());
@@ -172,17 +175,7 @@ TEST_CASE("sqlite keys: a partial unique index does not make a key unique", "[sq
   Deploy d;
   d.Db().Exec("CREATE TABLE droits (id TEXT NOT NULL, nir TEXT, fin_droits DATE)");
   d.Db().Exec("CREATE UNIQUE INDEX droits_id ON droits (id) WHERE fin_droits IS NOT NULL");
-  Diagnostics found = d.Open(R"(state: state.db
-stores:
-  main: {type: sqlite, path: main.db}
-bindings:
-  - rule: F01.droits
-    store: main
-    table: droits
-    key: id
-    subject: nir
-    facts: {fin_droits: fin_droits}
-)");
+  Diagnostics found = d.Open(kDroitsDeployment);
   REQUIRE(found.size() == 1);
   CHECK_THAT(found[0].ToString(), Catch::StartsWith("deploy.yaml:5:") && Catch::Contains("is not unique"));
 }
@@ -193,18 +186,7 @@ TEST_CASE("sqlite keys: a key column without a declared type is matched and its 
   // 1 and 2 are stored as integers (no affinity); 'x7' as text; 3 is not due.
   d.Db().Exec("INSERT INTO droits VALUES (1, 'a', '2020-01-31'), (2, 'b', '2020-02-29'), ('x7', 'c', '2020-03-31'), "
               "(3, 'd', '2026-01-31')");
-  REQUIRE(d.Open(R"(state: state.db
-stores:
-  main: {type: sqlite, path: main.db}
-bindings:
-  - rule: F01.droits
-    store: main
-    table: droits
-    key: id
-    subject: nir
-    facts: {fin_droits: fin_droits}
-)")
-              .empty());
+  REQUIRE(d.Open(kDroitsDeployment).empty());
   Plan p = d.Run("2026-11-22");
   const BindingPlan& b = Of(p, "F01.droits");
   CHECK(Applied(b, Phase::kDelete) == 3);
