@@ -5,32 +5,12 @@
 #include "retention/evaluator.h"
 #include "retention/explain.h"
 #include "retention/policy.h"
+#include "support/inline_rule.h"
 
 using namespace retention;
+using namespace retention::testing;
 
 namespace {
-
-Vocabulary TestVocabulary() {
-  Diagnostics d;
-  return LoadVocabulary(RETENTION_SOURCE_DIR "/tests/golden/facts.yaml", &d);
-}
-
-// Wraps rule YAML (indented as a list item under `rules:`) in a policy and loads it.
-Rule LoadRule(const std::string& rule_yaml) {
-  std::string text = "fiche: 9\ndomain: \"d\"\ntitle: \"t\"\nlegal_basis: [\"b\"]\nrules:\n" + rule_yaml;
-  LoadResult r = LoadPolicyText(text, "inline.yaml", TestVocabulary());
-  for (const auto& d : r.diagnostics) UNSCOPED_INFO(d.ToString());
-  REQUIRE(r.diagnostics.empty());
-  return r.policies.policies.at(0).rules.at(0);
-}
-
-Date D(const char* s) { return *Date::Parse(s); }
-
-std::string Timeline(const Evaluation& e) {
-  std::string out;
-  for (const auto& t : e.timeline) out += std::string(out.empty() ? "" : ", ") + PhaseName(t.action) + " " + t.from.ToString();
-  return out;
-}
 
 const char* kArchiveRule = R"(  - id: F09.prestations
     implements: [F09.prestations]

@@ -7,28 +7,12 @@
 #include "retention/evaluator.h"
 #include "retention/explain.h"
 #include "retention/policy.h"
+#include "support/inline_rule.h"
 
 using namespace retention;
+using namespace retention::testing;
 
 namespace {
-
-Date D(const char* s) { return *Date::Parse(s); }
-
-Rule LoadRule(const std::string& rule_yaml) {
-  Diagnostics vd;
-  Vocabulary vocabulary = LoadVocabulary(RETENTION_SOURCE_DIR "/tests/golden/facts.yaml", &vd);
-  std::string text = "fiche: 9\ndomain: \"d\"\ntitle: \"t\"\nlegal_basis: [\"b\"]\nrules:\n" + rule_yaml;
-  LoadResult r = LoadPolicyText(text, "inline.yaml", vocabulary);
-  for (const auto& d : r.diagnostics) UNSCOPED_INFO(d.ToString());
-  REQUIRE(r.diagnostics.empty());
-  return r.policies.policies.at(0).rules.at(0);
-}
-
-std::string Timeline(const Evaluation& e) {
-  std::string out;
-  for (const auto& t : e.timeline) out += std::string(out.empty() ? "" : ", ") + PhaseName(t.action) + " " + t.from.ToString();
-  return out;
-}
 
 // A rule whose one case reveals the truth of `condition`: true keeps 10 years, false
 // (otherwise) 1 year, unknown is missing_fact because the case could keep it longer.
@@ -253,8 +237,7 @@ TEST_CASE("a conditional phase is absent when its condition is false", "[evaluat
 }
 
 TEST_CASE("'when' on the first or the delete phase is a located error", "[evaluator][unknown][loader]") {
-  Diagnostics vd;
-  Vocabulary vocabulary = LoadVocabulary(RETENTION_SOURCE_DIR "/tests/golden/facts.yaml", &vd);
+  Vocabulary vocabulary = TestVocabulary();
   std::string text = "fiche: 9\ndomain: \"d\"\ntitle: \"t\"\nlegal_basis: [\"b\"]\nrules:\n"
                      "  - id: F09.x\n    implements: [F09.x]\n    source: \"s\"\n    facts: [collecte, ald]\n"
                      "    phases:\n      - {phase: active, until: collecte + 1y}\n      - {phase: delete, when: ald}\n";
