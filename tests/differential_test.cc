@@ -1,4 +1,4 @@
-// The pushed-down predicate against the streaming fallback: the same 100,000 generated
+// The pushed-down predicate against the streaming fallback: the same generated (100,000 by default)
 // records (month ends, leap days, NULLs, holds, every case) are planned both ways and
 // every decision (binding, key, action) must be identical.
 #include <catch2/catch.hpp>
@@ -19,7 +19,7 @@ namespace {
 
 }  // namespace
 
-TEST_CASE("differential: pushdown and streaming decide identically on 100,000 SQLite records", "[differential][sqlite]") {
+TEST_CASE("differential: pushdown and streaming decide identically on generated SQLite records", "[differential][sqlite]") {
   TempDir dir;
   std::string db_path = dir / "wide.db";
   {
@@ -27,7 +27,7 @@ TEST_CASE("differential: pushdown and streaming decide identically on 100,000 SQ
     std::string ddl = "CREATE TABLE wide (";
     for (const auto& [name, type] : WideColumns()) ddl += (ddl.back() == '(' ? "" : ", ") + name + " " + type;
     db.Exec(ddl + ")");
-    db.Insert("wide", WideColumns().size(), [](const auto& row) { GenerateWideRecords(100000, 20261122, true, row); });
+    db.Insert("wide", WideColumns().size(), [](const auto& row) { GenerateWideRecords(DifferentialRecords(), 20261122, true, row); });
   }
   std::string config = fmt::format("state: state.db\ndeployment_facts: {{fin_urgence_sanitaire: 2023-01-31}}\n"
                                    "stores:\n  main: {{type: sqlite, path: {}}}\nbindings:\n{}",

@@ -1,5 +1,5 @@
 // The pushed-down predicate against the streaming fallback, on PostgreSQL: the same
-// 100,000 generated records as the SQLite differential test (month ends, leap days,
+// generated records (100,000 by default) as the SQLite differential test (month ends, leap days,
 // NULLs, holds, every case), loaded with COPY into a fresh schema, are planned both ways
 // and every decision (binding, key, action) must be identical.
 #include <catch2/catch.hpp>
@@ -37,7 +37,7 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 
 }  // namespace
 
-TEST_CASE("postgres differential: pushdown and streaming decide identically on 100,000 PostgreSQL records",
+TEST_CASE("postgres differential: pushdown and streaming decide identically on generated PostgreSQL records",
           "[postgres][differential]") {
   auto started = std::chrono::steady_clock::now();
   PgSession db;
@@ -45,10 +45,10 @@ TEST_CASE("postgres differential: pushdown and streaming decide identically on 1
   std::string ddl = "CREATE TABLE " + table + " (";
   for (const auto& [name, type] : WideColumns()) ddl += (ddl.back() == '(' ? "" : ", ") + name + " " + type;
   db.Exec(ddl + ")");
-  db.Copy(table, [](const auto& row) { GenerateWideRecords(100000, 20261122, /*sqlite=*/false, row); });
+  db.Copy(table, [](const auto& row) { GenerateWideRecords(DifferentialRecords(), 20261122, /*sqlite=*/false, row); });
   db.Exec("ANALYZE " + table);
-  REQUIRE(db.Scalar("SELECT COUNT(*) FROM " + table) == "100000");
-  UNSCOPED_INFO(fmt::format("loaded 100,000 rows in {:.1f} s", Seconds(started)));
+  REQUIRE(db.Scalar("SELECT COUNT(*) FROM " + table) == std::to_string(DifferentialRecords()));
+  UNSCOPED_INFO(fmt::format("loaded {} rows in {:.1f} s", DifferentialRecords(), Seconds(started)));
 
   // Every binding, archives included, lives in the test's schema ("<schema>.wide_archive...").
   const std::string bindings = WideBindings("main", table);

@@ -2,6 +2,7 @@
 // differential test's rules read, with month ends, leap days, NULLs, holds and each case.
 #pragma once
 
+#include <cstdlib>
 #include <functional>
 #include <optional>
 #include <random>
@@ -50,6 +51,16 @@ inline Value RandomFlag(std::mt19937& rng, double true_rate, bool sqlite) {
   if (x < 0.05) return std::nullopt;
   bool b = x < 0.05 + true_rate;
   return sqlite ? std::string(b ? "1" : "0") : std::string(b ? "true" : "false");
+}
+
+// How many records the differential tests generate: 100,000, or RETENTION_TEST_RECORDS
+// (the sanitizer pass uses fewer; an unparsable value is ignored).
+inline int DifferentialRecords() {
+  const char* env = std::getenv("RETENTION_TEST_RECORDS");
+  if (env == nullptr) return 100000;
+  char* end = nullptr;
+  long n = std::strtol(env, &end, 10);
+  return (*env != '\0' && *end == '\0' && n >= 1000 && n <= 10000000) ? static_cast<int>(n) : 100000;
 }
 
 // Calls `row` n times with one record's values, in WideColumns() order.

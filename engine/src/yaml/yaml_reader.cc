@@ -45,7 +45,12 @@ class DuplicateKeyFinder : public YAML::EventHandler {
  public:
   std::vector<std::pair<YAML::Mark, std::string>> duplicates;
 
-  void OnDocumentStart(const YAML::Mark&) override {}
+  int documents = 0;
+  YAML::Mark second_document;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents == 2) second_document = mark;
+  }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark, nullptr); }
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark, nullptr); }
@@ -87,7 +92,16 @@ std::optional<YAML::Node> YamlReader::ParseText(const std::string& text) {
     std::istringstream in(text);
     YAML::Parser parser(in);
     DuplicateKeyFinder finder;
-    while (parser.HandleNextDocument(finder)) {
+    // The first document, then at most one more call to learn whether anything follows.
+    // Never loop until false: yaml-cpp 0.7 can report a document forever after a stray
+    // token (e.g. a line starting with ','), which hung the loader.
+    parser.HandleNextDocument(finder);
+    if (parser.HandleNextDocument(finder)) {
+      const YAML::Mark& m = finder.second_document;
+      diagnostics_->push_back({file_, m.line + 1, m.column + 1, Diagnostic::Severity::kError,
+                               "invalid YAML: text after the end of the document (one document per file; "
+                               "a second '---' document or a stray token)"});
+      return std::nullopt;
     }
     for (const auto& [mark, key] : finder.duplicates)
       diagnostics_->push_back({file_, mark.line + 1, mark.column + 1, Diagnostic::Severity::kError,
