@@ -14,6 +14,11 @@ std::string ResolvePoliciesDir(const std::string& flag) {
   if (!flag.empty()) return flag;
   if (const char* env = std::getenv("RETENTION_POLICIES"); env && *env) return env;
   if (std::filesystem::is_regular_file("policies/facts.yaml")) return "policies";
+  // Installed: <prefix>/bin/retention next to <prefix>/share/retention/policies.
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  auto installed = exe.parent_path().parent_path() / "share/retention/policies";
+  if (!ec && std::filesystem::is_regular_file(installed / "facts.yaml", ec)) return installed.string();
   return RETENTION_SOURCE_POLICIES;
 }
 

@@ -24,7 +24,8 @@ struct Exit {
   std::string message;
 };
 
-// --policies DIR, else $RETENTION_POLICIES, else ./policies, else the source tree's.
+// --policies DIR, else $RETENTION_POLICIES, else ./policies, else the installed
+// <prefix>/share/retention/policies, else the source tree's.
 std::string ResolvePoliciesDir(const std::string& flag);
 // Loads and prints diagnostics to stderr; throws Exit(2) when there are errors.
 LoadResult LoadPoliciesOrExit(const std::string& dir);

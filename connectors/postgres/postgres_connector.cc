@@ -1,5 +1,7 @@
 #include "postgres/postgres_connector.h"
 
+#include "retention/connectors.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,7 +17,7 @@
 
 #include "retention/secrets.h"
 #include "postgres/pg_handle.h"
-#include "retention/sql_connector.h"
+#include "store/sql_connector.h"
 
 namespace retention {
 namespace {
@@ -302,5 +304,7 @@ Result<std::unique_ptr<Connector>> OpenPostgresConnector(const StoreConfig& stor
   if (Status s = c->Open(); !s.ok()) return s;
   return std::unique_ptr<Connector>(std::move(c));
 }
+
+void RegisterPostgresConnector(ConnectorRegistry& registry) { registry.Register("postgres", OpenPostgresConnector); }
 
 }  // namespace retention
