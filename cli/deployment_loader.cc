@@ -15,6 +15,12 @@ namespace retention::cli {
 
 std::unique_ptr<Loaded> LoadForCommand(const std::string& config, const std::string& policies_flag, bool open_stores,
                                        bool need_state) {
+  auto out = LoadConfiguration(config, policies_flag);
+  OpenForCommand(out.get(), open_stores, need_state);
+  return out;
+}
+
+std::unique_ptr<Loaded> LoadConfiguration(const std::string& config, const std::string& policies_flag) {
   if (config.empty()) throw Exit{kExitBadInput, "--config FILE is required"};
   auto out = std::make_unique<Loaded>();
   std::string dir = policies_flag.empty() ? DeploymentPoliciesDir(config) : policies_flag;
@@ -23,11 +29,17 @@ std::unique_ptr<Loaded> LoadForCommand(const std::string& config, const std::str
   for (const auto& d : load.diagnostics) std::cerr << d.ToString() << "\n";
   if (HasErrors(load.diagnostics)) throw Exit{kExitBadInput, fmt::format("the configuration {} has errors (see above)", config)};
   out->deployment = std::move(load.deployment);
+  return out;
+}
+
+void OpenForCommand(Loaded* out, bool open_stores, bool need_state) {
   if (open_stores) {
     ConnectorRegistry registry;
     RegisterBuiltinConnectors(registry);
-    auto stores = Stores::Open(out->deployment, registry);
+    auto stores = Stores::OpenAvailable(out->deployment, registry);
     if (!stores.ok()) throw Exit{kExitBadInput, stores.status().message()};
+    for (const auto& [store, why] : stores->unavailable())
+      std::cerr << fmt::format("retention: store '{}' is unavailable, its bindings are left out: {}\n", store, why);
     out->stores.emplace(std::move(*stores));
     Diagnostics schema = ValidateSchemas(out->deployment, *out->stores);
     for (const auto& d : schema) std::cerr << d.ToString() << "\n";
@@ -39,7 +51,17 @@ std::unique_ptr<Loaded> LoadForCommand(const std::string& config, const std::str
     if (!state.ok()) throw Exit{kExitBadInput, state.status().message()};
     out->state.emplace(std::move(*state));
   }
-  return out;
+}
+
+std::map<std::string, std::string> PseudonymiseKeys(const Deployment& d) {
+  std::map<std::string, std::string> keys;
+  for (const auto& b : d.bindings) {
+    if (!b.pseudonymise) continue;
+    auto k = LoadKey(b.pseudonymise->key_file, b.pseudonymise->key_env);
+    if (!k.ok()) throw Exit{kExitBadInput, fmt::format("binding {}: pseudonymisation key: {}", b.name, k.status().message())};
+    keys[b.name] = *k;
+  }
+  return keys;
 }
 
 std::string AuditKeyOrExit(const Deployment& d) {

@@ -10,7 +10,7 @@ namespace retention {
 
 class Status {
  public:
-  enum class Code { kOk, kInvalidArgument, kNotFound, kIoError, kFailedPrecondition, kInternal };
+  enum class Code { kOk, kInvalidArgument, kNotFound, kIoError, kFailedPrecondition, kInternal, kUnavailable };
 
   Status() = default;
   static Status Ok() { return Status(); }
@@ -19,6 +19,8 @@ class Status {
   static Status IoError(std::string m) { return Status(Code::kIoError, std::move(m)); }
   static Status FailedPrecondition(std::string m) { return Status(Code::kFailedPrecondition, std::move(m)); }
   static Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
+  // A store (a server, a file system) that cannot be reached now.
+  static Status Unavailable(std::string m) { return Status(Code::kUnavailable, std::move(m)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
