@@ -30,6 +30,7 @@ struct PlanRunOptions {
   int expires = 7;
   bool allow_mass = false;
   std::string metrics_file;
+  bool log = false;
 };
 
 // The exit code of a plan's or run's error: 5 when no selected binding's store could
@@ -114,9 +115,11 @@ int RunRun(const PlanRunOptions& o) {
   auto start = std::chrono::steady_clock::now();
   auto out = PlanOrRun(loaded->deployment, loaded->policies.policies, *loaded->stores, &*loaded->state, ro);
   if (!out.ok()) throw Exit{ErrorExit(out.status(), true), out.status().message()};
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (o.log) LogRun(EventLog(), *out, seconds);
   if (!o.metrics_file.empty()) {
     auto runs = loaded->state->Runs();
-    LastRun last{&*out, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+    LastRun last{&*out, seconds};
     Status written = runs.ok() ? WriteMetricsFile(o.metrics_file, MetricsText(*runs, last)) : runs.status();
     if (!written.ok()) std::cerr << "retention: metrics: " << written.message() << "\n";
   }
@@ -179,6 +182,8 @@ Examples:
       ->needs(approved);
   approved->needs(run->get_option("--approved-by"));
   run->add_flag("--allow-mass", r->allow_mass, "Ignore the per-binding max_rows / max_fraction guards");
+  run->add_flag("--log", r->log, "Also write the run's events on stderr: JSON lines (readable lines on a terminal), "
+                                "as retentiond does");
   run->add_option("--metrics-file", r->metrics_file,
                   "After the run, write its metrics there (Prometheus text, for node_exporter's textfile collector)");
   run->footer(R"(
