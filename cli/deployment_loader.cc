@@ -13,55 +13,53 @@
 
 namespace retention::cli {
 
-std::unique_ptr<Loaded> LoadForCommand(const std::string& config, const std::string& policies_flag, bool open_stores,
-                                       bool need_state) {
-  auto out = LoadConfiguration(config, policies_flag);
-  OpenForCommand(out.get(), open_stores, need_state);
-  return out;
-}
-
-std::unique_ptr<Loaded> LoadConfiguration(const std::string& config, const std::string& policies_flag) {
+OpenOptions CommandOpenOptions(const std::string& config, const std::string& policies_flag, bool open_stores,
+                               State state, bool pseudonymise_keys) {
   if (config.empty()) throw Exit{kExitBadInput, "--config FILE is required"};
-  auto out = std::make_unique<Loaded>();
+  static const ConnectorRegistry registry = [] {
+    ConnectorRegistry r;
+    RegisterBuiltinConnectors(r);
+    return r;
+  }();
+  OpenOptions options;
+  options.config = config;
   std::string dir = policies_flag.empty() ? DeploymentPoliciesDir(config) : policies_flag;
-  out->policies = LoadPoliciesOrExit(ResolvePoliciesDir(dir));
-  DeploymentLoad load = LoadDeployment(config, out->policies.policies);
-  for (const auto& d : load.diagnostics) std::cerr << d.ToString() << "\n";
-  if (HasErrors(load.diagnostics)) throw Exit{kExitBadInput, fmt::format("the configuration {} has errors (see above)", config)};
-  out->deployment = std::move(load.deployment);
-  return out;
+  options.policies_dir = ResolvePoliciesDir(dir);
+  options.registry = &registry;
+  options.open_stores = open_stores;
+  options.allow_unavailable_stores = true;
+  options.state = state;
+  options.pseudonymise_keys = pseudonymise_keys;
+  return options;
 }
 
-void OpenForCommand(Loaded* out, bool open_stores, bool need_state) {
-  if (open_stores) {
-    ConnectorRegistry registry;
-    RegisterBuiltinConnectors(registry);
-    auto stores = Stores::OpenAvailable(out->deployment, registry);
-    if (!stores.ok()) throw Exit{kExitBadInput, stores.status().message()};
-    for (const auto& [store, why] : stores->unavailable())
+namespace {
+
+// Diagnostics and unavailable stores on stderr; an error leaves with its exit code.
+void Report(const Diagnostics& diagnostics, const Status& status, const OpenedDeployment* opened) {
+  for (const auto& d : diagnostics) std::cerr << d.ToString() << "\n";
+  if (!status.ok()) {
+    int code = status.code() == Status::Code::kUnavailable ? kExitStoreDown : kExitBadInput;
+    throw Exit{code, status.message() + (HasErrors(diagnostics) ? " (see above)" : "")};
+  }
+  if (opened && opened->stores)
+    for (const auto& [store, why] : opened->stores->unavailable())
       std::cerr << fmt::format("retention: store '{}' is unavailable, its bindings are left out: {}\n", store, why);
-    out->stores.emplace(std::move(*stores));
-    Diagnostics schema = ValidateSchemas(out->deployment, *out->stores);
-    for (const auto& d : schema) std::cerr << d.ToString() << "\n";
-    if (HasErrors(schema)) throw Exit{kExitBadInput, "bindings do not match the stores' schemas (see above)"};
-  }
-  if (need_state) {
-    const Deployment& d = out->deployment;
-    auto state = StateDb::Open(d.state_path, AuditKeyOrExit(d), AnchorSettings{d.anchor_file, d.anchor_syslog});
-    if (!state.ok()) throw Exit{kExitBadInput, state.status().message()};
-    out->state.emplace(std::move(*state));
-  }
 }
 
-std::map<std::string, std::string> PseudonymiseKeys(const Deployment& d) {
-  std::map<std::string, std::string> keys;
-  for (const auto& b : d.bindings) {
-    if (!b.pseudonymise) continue;
-    auto k = LoadKey(b.pseudonymise->key_file, b.pseudonymise->key_env);
-    if (!k.ok()) throw Exit{kExitBadInput, fmt::format("binding {}: pseudonymisation key: {}", b.name, k.status().message())};
-    keys[b.name] = *k;
-  }
-  return keys;
+}  // namespace
+
+std::unique_ptr<OpenedDeployment> LoadForCommand(const std::string& config, const std::string& policies_flag,
+                                                 bool open_stores, State state, bool pseudonymise_keys) {
+  OpenResult result = OpenDeployment(CommandOpenOptions(config, policies_flag, open_stores, state, pseudonymise_keys));
+  Report(result.diagnostics, result.opened ? Status::Ok() : result.status, result.opened.get());
+  return std::move(result.opened);
+}
+
+void OpenForRun(const OpenOptions& options, OpenedDeployment* opened) {
+  Diagnostics diagnostics;
+  Status s = OpenResources(options, opened, &diagnostics);
+  Report(diagnostics, s, opened);
 }
 
 std::string AuditKeyOrExit(const Deployment& d) {

@@ -2,38 +2,32 @@
 // stores (schemas checked) and the state database. Errors leave with exit code 2.
 #pragma once
 
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
-#include "retention/connector.h"
-#include "retention/deployment.h"
+#include "retention/open.h"
 #include "retention/plan.h"
-#include "retention/state.h"
 
 namespace retention::cli {
 
-struct Loaded {
-  LoadResult policies;
-  Deployment deployment;
-  std::optional<Stores> stores;
-  std::optional<StateDb> state;
-};
+using State = OpenOptions::State;
 
-// `open_stores`: open connectors (a store that cannot be opened is reported on stderr
-// and left out: Stores::OpenAvailable) and check schemas; `need_state`: open the state
-// database (with the audit key).
-std::unique_ptr<Loaded> LoadForCommand(const std::string& config, const std::string& policies_flag, bool open_stores,
-                                       bool need_state);
+// The options of OpenDeployment for a command: the built-in connectors and the CLI's
+// policies folder (--policies, else the configuration's, else ResolvePoliciesDir). With
+// `open_stores`, a store that cannot be reached is left out (reported on stderr; its
+// bindings are not planned or run, exit code 5).
+OpenOptions CommandOpenOptions(const std::string& config, const std::string& policies_flag, bool open_stores,
+                               State state, bool pseudonymise_keys = false);
 
-// The first half of LoadForCommand: policies and configuration, validated.
-std::unique_ptr<Loaded> LoadConfiguration(const std::string& config, const std::string& policies_flag);
-// The second half: the stores and the state database of a loaded configuration.
-void OpenForCommand(Loaded* loaded, bool open_stores, bool need_state);
+// OpenDeployment with CommandOpenOptions; diagnostics go to stderr, and an error leaves
+// with exit code 2. `open_stores`: connect and check schemas.
+std::unique_ptr<OpenedDeployment> LoadForCommand(const std::string& config, const std::string& policies_flag,
+                                                 bool open_stores, State state, bool pseudonymise_keys = false);
 
-// Binding → pseudonymisation key, for RunOptions; throws Exit(2) when one cannot be read.
-std::map<std::string, std::string> PseudonymiseKeys(const Deployment& deployment);
+// OpenResources for a deployment LoadForCommand loaded (retentiond, before each run):
+// the same reporting, the same exit codes.
+void OpenForRun(const OpenOptions& options, OpenedDeployment* opened);
 
 // The deployment's audit key; throws Exit(2) when it cannot be read.
 std::string AuditKeyOrExit(const Deployment& deployment);

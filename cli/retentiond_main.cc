@@ -66,6 +66,7 @@ class Daemon {
 
  private:
   void Lock();
+  void Open(bool stores);
   void StartHttp();
   Instant FirstFire();
   void Loop();
@@ -77,7 +78,7 @@ class Daemon {
 
   DaemonOptions o_;
   EventLog log_;
-  std::unique_ptr<Loaded> loaded_;  // the accepted configuration and policies
+  std::unique_ptr<OpenedDeployment> loaded_;  // the accepted configuration and policies
   std::optional<CronSchedule> cron_;
   int lock_fd_ = -1, signal_fd_ = -1;
   bool terminate_ = false, reload_ = false, run_now_ = false;
@@ -90,7 +91,7 @@ class Daemon {
 };
 
 int Daemon::Main() {
-  loaded_ = LoadConfiguration(o_.config, o_.policies);
+  loaded_ = LoadForCommand(o_.config, o_.policies, false, State::kNone);
   cron_ = *CronSchedule::Parse(loaded_->deployment.schedule.cron);  // validated by the loader
   Lock();
   signal_fd_ = SignalFd();
@@ -113,6 +114,11 @@ void Daemon::Lock() {
     log_.Error("already_running", {{"lock", path}});
     throw Exit{kExitRefused, fmt::format("another retentiond holds {}", path)};
   }
+}
+
+// The state database (and with `stores` the stores and keys) of the accepted configuration.
+void Daemon::Open(bool stores) {
+  OpenForRun(CommandOpenOptions(o_.config, o_.policies, stores, State::kRequired, stores), loaded_.get());
 }
 
 void Daemon::StartHttp() {
@@ -141,7 +147,7 @@ void Daemon::StartHttp() {
 Instant Daemon::FirstFire() {
   Instant now = Now();
   if (!loaded_->deployment.schedule.catch_up) return cron_->NextFire(now);
-  OpenForCommand(loaded_.get(), false, true);
+  Open(false);
   auto runs = loaded_->state->Runs();
   loaded_->state.reset();
   if (!runs.ok() || runs->empty()) return cron_->NextFire(now);
@@ -158,7 +164,7 @@ Instant Daemon::FirstFire() {
 void Daemon::Loop() {
   Instant next = FirstFire();
   log_.Info("started", {{"schedule", cron_->expression()}, {"next_run", Iso(next)},
-                        {"policy_set", loaded_->policies.policies.hash}});
+                        {"policy_set", loaded_->policies.hash}});
   while (!terminate_) {
     {
       std::lock_guard lock(mutex_);
@@ -198,15 +204,15 @@ void Daemon::Handle(int signal, bool running) {
 void Daemon::Reload() {
   reload_ = false;
   try {
-    auto fresh = LoadConfiguration(o_.config, o_.policies);
+    auto fresh = LoadForCommand(o_.config, o_.policies, false, State::kNone);
     if (fresh->deployment.state_path != loaded_->deployment.state_path)
       throw Exit{kExitBadInput, "the state database changed: restart retentiond to use another one"};
     cron_ = *CronSchedule::Parse(fresh->deployment.schedule.cron);
     loaded_ = std::move(fresh);
-    log_.Info("reloaded", {{"policy_set", loaded_->policies.policies.hash},
+    log_.Info("reloaded", {{"policy_set", loaded_->policies.hash},
                            {"configuration", loaded_->deployment.hash}, {"schedule", cron_->expression()}});
   } catch (const Exit& e) {
-    log_.Error("reload_rejected", {{"error", e.message}, {"kept_policy_set", loaded_->policies.policies.hash}});
+    log_.Error("reload_rejected", {{"error", e.message}, {"kept_policy_set", loaded_->policies.hash}});
   }
 }
 
@@ -227,12 +233,12 @@ void Daemon::RunOnce(const char* reason) {
   deadline_ = window > 0 ? start + std::chrono::seconds(window) : std::chrono::steady_clock::time_point::max();
   std::optional<RunOutcome> outcome;
   try {
-    OpenForCommand(loaded_.get(), true, true);
+    Open(true);
     RunOptions ro;
     ro.apply = true;
-    ro.pseudonymise_keys = PseudonymiseKeys(loaded_->deployment);
+    ro.pseudonymise_keys = loaded_->pseudonymise_keys;
     ro.stop = [this] { return Stop(); };
-    auto out = PlanOrRun(loaded_->deployment, loaded_->policies.policies, *loaded_->stores, &*loaded_->state, ro);
+    auto out = PlanOrRun(loaded_->deployment, loaded_->policies, *loaded_->stores, &*loaded_->state, ro);
     if (out.ok()) outcome = std::move(*out);
     else log_.Error("run_failed", {{"error", out.status().message()}});
   } catch (const Exit& e) {
@@ -248,7 +254,7 @@ void Daemon::RunOnce(const char* reason) {
 // Metrics from the state database and the last run, for /metrics and --metrics-file.
 void Daemon::PublishMetrics(const LastRun& last) {
   try {
-    if (!loaded_->state) OpenForCommand(loaded_.get(), false, true);
+    if (!loaded_->state) Open(false);
   } catch (const Exit& e) {
     log_.Error("metrics_failed", {{"error", e.message}});
     return;

@@ -21,7 +21,7 @@ struct RunsOptions {
 };
 
 std::vector<RunRecord> ReadRuns(const RunsOptions& o) {
-  auto loaded = LoadForCommand(o.config, o.policies, false, true);
+  auto loaded = LoadForCommand(o.config, o.policies, false, State::kRequired);
   auto runs = loaded->state->Runs();
   if (!runs.ok()) throw Exit{kExitFailed, runs.status().message()};
   return std::move(*runs);

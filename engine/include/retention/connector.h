@@ -191,9 +191,10 @@ class ConnectorRegistry {
 class Stores {
  public:
   static Result<Stores> Open(const Deployment& deployment, const ConnectorRegistry& registry);
-  // Opens every store it can: a store whose connector fails to open (a server down, a
-  // file missing) is recorded as unavailable instead, and its bindings are left out of
-  // plans and runs (exit code 5). A store of an unknown type is still an error.
+  // Opens every store it can: a store whose connector cannot reach it (kUnavailable,
+  // kIoError, kNotFound: a server down, a file missing) is recorded as unavailable
+  // instead, and its bindings are left out of plans and runs (exit code 5). Any other
+  // error (an unknown type, a bad setting) fails the open.
   static Result<Stores> OpenAvailable(const Deployment& deployment, const ConnectorRegistry& registry);
   Connector* Find(const std::string& store) const;
   // Store name → why it could not be opened (empty when every store is open).

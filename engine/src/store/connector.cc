@@ -33,12 +33,16 @@ Result<Stores> Stores::Open(const Deployment& deployment, const ConnectorRegistr
 Result<Stores> Stores::OpenAvailable(const Deployment& deployment, const ConnectorRegistry& registry) {
   Stores stores;
   for (const auto& s : deployment.stores) {
-    if (!registry.Has(s.type)) return registry.Open(s).status();
     auto c = registry.Open(s);
-    if (c.ok())
+    if (c.ok()) {
       stores.connectors_[s.name] = std::shared_ptr<Connector>(std::move(c).value().release());
-    else
-      stores.unavailable_[s.name] = c.status().message();
+      continue;
+    }
+    // A server down, a file or directory missing: unavailable. A bad setting: an error.
+    Status::Code code = c.status().code();
+    if (code != Status::Code::kUnavailable && code != Status::Code::kIoError && code != Status::Code::kNotFound)
+      return c.status();
+    stores.unavailable_[s.name] = c.status().message();
   }
   return stores;
 }
