@@ -16,5 +16,6 @@ void AddPlanRunCommands(CLI::App& app, SetAction set_action);
 void AddHoldCommand(CLI::App& app, SetAction set_action);
 void AddAuditCommand(CLI::App& app, SetAction set_action);
 void AddDemoCommand(CLI::App& app, SetAction set_action);
+void AddRunsCommand(CLI::App& app, SetAction set_action);
 
 }  // namespace retention::cli

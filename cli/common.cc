@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "retention/clock.h"
+#include "retention/version.h"
 
 namespace retention::cli {
 
@@ -28,6 +29,14 @@ LoadResult LoadPoliciesOrExit(const std::string& dir) {
   if (HasErrors(result.diagnostics))
     throw Exit{kExitBadInput, fmt::format("the policies in {} have errors (see above)", dir)};
   return result;
+}
+
+std::string VersionText(const char* name, const std::string& policies_dir) {
+  std::string text = fmt::format("{} {}", name, Version());
+  std::string dir = ResolvePoliciesDir(policies_dir);
+  LoadResult loaded = LoadPolicies(dir);
+  if (HasErrors(loaded.diagnostics)) return text + fmt::format("\npolicies {}: not loadable (run `retention policies check`)", dir);
+  return text + fmt::format("\npolicies {} {}", dir, loaded.policies.hash);
 }
 
 Date ParseAsOf(const std::string& text, const char* option) {

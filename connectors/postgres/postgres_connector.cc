@@ -81,7 +81,7 @@ class PostgresConnector : public SqlConnector {
     WipeSecret(&text);
     if (!conn_) return Status::IoError(fmt::format("postgres store '{}': cannot connect: out of memory", config_.name));
     if (PQstatus(conn_.get()) != CONNECTION_OK)
-      return Status::IoError(fmt::format("postgres store '{}': cannot connect: {}", config_.name,
+      return Status::Unavailable(fmt::format("postgres store '{}': cannot connect: {}", config_.name,
                                          TrimRight(PQerrorMessage(conn_.get()))));
     // Notices (e.g. "relation already exists, skipping") are not written to stderr.
     PQsetNoticeProcessor(conn_.get(), [](void*, const char*) {}, nullptr);
