@@ -225,3 +225,29 @@ TEST_CASE("library: version macros and Version() agree", "[library]") {
   CHECK(std::string(Version()) == RETENTION_VERSION_STRING);
   CHECK(RETENTION_VERSION == RETENTION_VERSION_MAJOR * 10000 + RETENTION_VERSION_MINOR * 100 + RETENTION_VERSION_PATCH);
 }
+
+TEST_CASE("library: a policy set loads from texts with the same hash as from its folder", "[library]") {
+  namespace fs = std::filesystem;
+  const std::string dir = RETENTION_SOURCE_DIR "/policies";
+  auto read = [](const fs::path& p) {
+    std::ifstream in(p);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  std::vector<fs::path> paths;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.path().extension() == ".yaml" && e.path().filename() != "facts.yaml") paths.push_back(e.path());
+  std::sort(paths.begin(), paths.end());
+  std::vector<PolicyText> files;
+  for (const auto& p : paths) files.push_back({fs::relative(p, dir).generic_string(), read(p)});
+  LoadResult texts = LoadPolicyTexts(read(fs::path(dir) / "facts.yaml"), files);
+  REQUIRE_FALSE(HasErrors(texts.diagnostics));
+  CHECK(texts.policies.hash == Shipped().hash);
+  CHECK(texts.policies.AllRules().size() == Shipped().AllRules().size());
+  REQUIRE(texts.policies.FindRule("F05.prestations"));
+
+  // A located error names the file as given.
+  files.push_back({"extra/broken.yaml", "fiche: 1\nrules: [\n"});
+  LoadResult broken = LoadPolicyTexts(read(fs::path(dir) / "facts.yaml"), files, "memory");
+  REQUIRE(HasErrors(broken.diagnostics));
+  CHECK(broken.diagnostics.front().file == "memory/extra/broken.yaml");
+}

@@ -65,12 +65,28 @@ struct LoadResult {
   Diagnostics diagnostics;  // all problems found, in file order; errors make the set unusable
 };
 
-// Loads `<dir>/facts.yaml` and every `*.yaml` under `dir` (recursively).
+// Loads `<dir>/facts.yaml` and every `*.yaml` under `dir` (recursively). Diagnostics
+// name each file by its path; PolicySet::hash depends on the files' paths relative to
+// `dir` and their bytes, so one set has one hash wherever it is installed.
 LoadResult LoadPolicies(const std::string& dir);
+
+// One policy file given as text: its name (a relative path, e.g. "assurance/F01.yaml")
+// and its content.
+struct PolicyText {
+  std::string name;
+  std::string text;
+};
+// The same from texts (a service that keeps its policies elsewhere than in files): the
+// vocabulary (the content of facts.yaml), then the policy files in the order given.
+// Diagnostics name files as `base_dir/name` (just `name` when base_dir is empty); the
+// hash is LoadPolicies's for the same names and bytes.
+LoadResult LoadPolicyTexts(const std::string& vocabulary_text, const std::vector<PolicyText>& files,
+                           const std::string& base_dir = "");
 // Loads one policy document from text, against a given vocabulary (for tests and tools).
 LoadResult LoadPolicyText(const std::string& text, const std::string& file_name,
                           const Vocabulary& vocabulary);
-// Loads a vocabulary file (facts.yaml).
+// Loads a vocabulary file (facts.yaml), or its text.
 Vocabulary LoadVocabulary(const std::string& path, Diagnostics* diagnostics);
+Vocabulary LoadVocabularyText(const std::string& text, const std::string& file_name, Diagnostics* diagnostics);
 
 }  // namespace retention

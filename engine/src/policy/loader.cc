@@ -386,6 +386,23 @@ LoadResult LoadPolicyText(const std::string& text, const std::string& file_name,
   return result;
 }
 
+LoadResult LoadPolicyTexts(const std::string& vocabulary_text, const std::vector<PolicyText>& files,
+                           const std::string& base_dir) {
+  LoadResult result;
+  auto located = [&](const std::string& name) { return base_dir.empty() ? name : (fs::path(base_dir) / name).string(); };
+  result.policies.vocabulary = LoadVocabularyText(vocabulary_text, located("facts.yaml"), &result.diagnostics);
+  std::string all = vocabulary_text;
+  for (const auto& [name, text] : files) {  // in the order given
+    all += "\n--- " + name + "\n" + text;
+    YamlReader reader(located(name), &result.diagnostics);
+    if (auto root = reader.ParseText(text)) LoadDocument(reader, *root, result.policies.vocabulary, &result);
+  }
+  CheckUnique(&result);
+  SortDiagnostics(&result.diagnostics);
+  result.policies.hash = "sha256:" + internal::Sha256Hex(all);
+  return result;
+}
+
 LoadResult LoadPolicies(const std::string& dir) {
   LoadResult result;
   std::error_code ec;
@@ -394,28 +411,23 @@ LoadResult LoadPolicies(const std::string& dir) {
     return result;
   }
   fs::path vocabulary_path = fs::path(dir) / "facts.yaml";
-  if (!fs::exists(vocabulary_path)) {
+  auto vocabulary = internal::ReadFileText(vocabulary_path.string());
+  if (!vocabulary) {
     result.diagnostics.push_back({vocabulary_path.string(), 0, 0, Diagnostic::Severity::kError,
-                                  "the vocabulary of facts is missing (every policy folder has a facts.yaml)"});
+                                  fs::exists(vocabulary_path, ec)
+                                      ? "cannot read the file"
+                                      : "the vocabulary of facts is missing (every policy folder has a facts.yaml)"});
     return result;
   }
-  result.policies.vocabulary = LoadVocabulary(vocabulary_path.string(), &result.diagnostics);
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::recursive_directory_iterator(dir))
+  std::vector<fs::path> paths;
+  for (const auto& entry : fs::recursive_directory_iterator(dir, ec))
     if (entry.is_regular_file() && entry.path().extension() == ".yaml" && entry.path() != vocabulary_path)
-      files.push_back(entry.path());
-  std::sort(files.begin(), files.end());
-  std::string all = internal::ReadFileText(vocabulary_path.string()).value_or("");
-  for (const auto& path : files) {
-    std::string text = internal::ReadFileText(path.string()).value_or("");
-    all += "\n--- " + fs::relative(path, dir).generic_string() + "\n" + text;
-    YamlReader reader(path.string(), &result.diagnostics);
-    if (auto root = reader.ParseText(text)) LoadDocument(reader, *root, result.policies.vocabulary, &result);
-  }
-  CheckUnique(&result);
-  SortDiagnostics(&result.diagnostics);
-  result.policies.hash = "sha256:" + internal::Sha256Hex(all);
-  return result;
+      paths.push_back(entry.path());
+  std::sort(paths.begin(), paths.end());
+  std::vector<PolicyText> files;
+  for (const auto& path : paths)
+    files.push_back({fs::relative(path, dir).generic_string(), internal::ReadFileText(path.string()).value_or("")});
+  return LoadPolicyTexts(*vocabulary, files, dir);
 }
 
 }  // namespace retention

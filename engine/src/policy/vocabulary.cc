@@ -82,10 +82,10 @@ Status CheckFacts(const Vocabulary& vocabulary, const Facts& facts) {
   return Status::Ok();
 }
 
-Vocabulary LoadVocabulary(const std::string& path, Diagnostics* diagnostics) {
+namespace {
+
+Vocabulary ReadVocabulary(internal::YamlReader& reader, const std::optional<YAML::Node>& root) {
   Vocabulary vocabulary;
-  internal::YamlReader reader(path, diagnostics);
-  auto root = reader.ParseFile();
   if (!root) return vocabulary;
   if (!reader.CheckMap(*root, "the vocabulary", {"facts"}, {"facts"})) return vocabulary;
   YAML::Node facts = (*root)["facts"];
@@ -117,6 +117,18 @@ Vocabulary LoadVocabulary(const std::string& path, Diagnostics* diagnostics) {
     vocabulary.Add(std::move(def));
   }
   return vocabulary;
+}
+
+}  // namespace
+
+Vocabulary LoadVocabulary(const std::string& path, Diagnostics* diagnostics) {
+  internal::YamlReader reader(path, diagnostics);
+  return ReadVocabulary(reader, reader.ParseFile());
+}
+
+Vocabulary LoadVocabularyText(const std::string& text, const std::string& file_name, Diagnostics* diagnostics) {
+  internal::YamlReader reader(file_name, diagnostics);
+  return ReadVocabulary(reader, reader.ParseText(text));
 }
 
 }  // namespace retention
