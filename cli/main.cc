@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   AddHoldCommand(app, set_action);
   AddAuditCommand(app, set_action);
   AddDemoCommand(app, set_action);
+  AddReportCommands(app, set_action);
   try {
     app.parse(argc, argv);
     return action ? action() : kExitOk;
