@@ -58,9 +58,9 @@ th{background:#eef2f7}td:not(:first-child){font-variant-numeric:tabular-nums}
 .cards{display:flex;flex-wrap:wrap;gap:8px}
 .card{border:1px solid #bbb;border-radius:4px;padding:6px 10px;min-width:120px;font-size:.85em}
 .card .n{font-size:1.6em;font-weight:bold}
-.card.archive{border-left:6px solid #3b6ea8}.card.pseudonymise{border-left:6px dashed #f0a340}.card.delete{border-left:6px double #c8453c}
+.card.archive,.card.pseudonymise,.card.delete{border-top:5px solid #3b6ea8}.card.pseudonymise{border-top-color:#f0a340}.card.delete{border-top-color:#c8453c}
 .chart{width:100%;height:auto;border:1px solid #ddd;margin-top:.5em}
-.chart .grid{stroke:#ddd}.chart .axis,.chart .legend{font-size:11px;fill:#333}.chart .legend{font-size:12px}
+.chart .grid{stroke:#ddd}.chart .axis,.chart .legend{font-size:11px;fill:#333}.chart .legend{font-size:12px}.chart .value{font-size:10px;fill:#111}
 blockquote{margin:.3em 0 .3em 1em;padding-left:.8em;border-left:3px solid #999;font-style:italic}
 .basis,.note{font-size:.85em;color:#444}
 code{font-size:.9em}

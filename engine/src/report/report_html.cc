@@ -18,9 +18,14 @@ using html::Esc;
 // One stacked bar per label; each bar's segments are the actions, bottom to top.
 std::string StackedBars(const std::string& id, const std::string& title, const std::vector<std::string>& labels,
                         const std::vector<std::map<Phase, int64_t>>& values) {
-  const int width = 880, height = 300, left = 64, right = 16, top = 28, bottom = 64;
-  int64_t max = 1;
+  const int width = 880, height = 310, left = 64, right = 16, top = 42, bottom = 64;
+  // A first bar (the backlog) far above the others is drawn cut, its total written on
+  // it, so that the coming months stay readable.
+  int64_t max = 1, rest = 1;
   for (const auto& v : values) max = std::max(max, Sum(v));
+  for (size_t i = 1; i < values.size(); ++i) rest = std::max(rest, Sum(values[i]));
+  bool cut = values.size() > 1 && max > 4 * rest;
+  if (cut) max = rest * 5 / 4 + 1;
   double slot = labels.empty() ? 0 : double(width - left - right) / double(labels.size());
   double bar = std::max(2.0, slot * 0.7);
   auto y = [&](int64_t n) { return top + (height - top - bottom) * (1.0 - double(n) / double(max)); };
@@ -34,16 +39,20 @@ std::string StackedBars(const std::string& id, const std::string& title, const s
                        left, width - right, y(tick), y(tick), left - 6, y(tick) + 4, tick);
   for (size_t i = 0; i < labels.size(); ++i) {
     double x = left + slot * double(i) + (slot - bar) / 2;
-    int64_t base = 0;
+    int64_t base = 0, total = Sum(values[i]);
+    double shrink = total > max ? double(max) / double(total) : 1.0;  // the cut bar: its parts in proportion
     for (Phase p : kActions) {
-      int64_t n = CountOf(values[i], p);
+      int64_t n = static_cast<int64_t>(double(CountOf(values[i], p)) * shrink);
       if (n == 0) continue;
       svg += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"url(#{}-{})\" "
                          "class=\"seg {}\"><title>{} {}: {}</title></rect>",
                          x, y(base + n), bar, y(base) - y(base + n), id, PhaseName(p), PhaseName(p), Esc(labels[i]),
-                         PhaseName(p), n);
+                         PhaseName(p), CountOf(values[i], p));
       base += n;
     }
+    if (total > 0 && slot >= 18)
+      svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"value\" text-anchor=\"middle\">{}{}</text>",
+                         x + bar / 2, y(std::min(total, max)) - 3, total, total > max ? " (cut)" : "");
     double lx = x + bar / 2, ly = height - bottom + 14;
     svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"end\" "
                        "transform=\"rotate(-45 {:.1f} {:.1f})\">{}</text>",

@@ -115,8 +115,8 @@ std::string ReportJson(const Report& r) {
   j["rules"] = rules;
   ordered_json forecast = ordered_json::array();
   for (const auto& m : r.forecast) {
-    ordered_json x = Actions(m.reached);
-    x.insert(x.begin(), {"month", m.month});
+    ordered_json x{{"month", m.month}};
+    x.update(Actions(m.reached));
     forecast.push_back(x);
   }
   j["forecast"] = forecast;
