@@ -225,7 +225,7 @@ std::string ReportHtml(const Report& r) {
       "<dt>Configuration</dt><dd><code>{}</code></dd><dt>Engine</dt><dd>{}</dd><dt>Generated</dt><dd>{}</dd></dl>",
       r.as_of.ToString(), Esc(r.plan().policy_hash), Esc(r.plan().config_hash), Esc(r.engine_version), Esc(r.generated_at));
   return html::Page(fmt::format("Retention report as of {}", r.as_of.ToString()),
-                    stamp + SummaryHtml(r) + HoldsHtml(r) + ConcernsHtml(r) + ForecastHtml(r) + LatenessHtml(r) +
+                    stamp + SummaryHtml(r) + ForecastHtml(r) + HoldsHtml(r) + ConcernsHtml(r) + LatenessHtml(r) +
                         HistoryHtml(r) + RulesHtml(r));
 }
 
