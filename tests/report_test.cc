@@ -263,3 +263,26 @@ TEST_CASE("explain --key and subject read real records: held and missing facts",
   CHECK(none.code == 2);
   CHECK_THAT(none.out, Catch::Contains("no-such-key"));
 }
+
+TEST_CASE("report: golden JSON of the demo at a fixed date", "[report][golden]") {
+  // The demo's data are drawn from a fixed seed around kToday: the report's counts,
+  // forecast and lateness are pinned. Hashes, version and paths are left out.
+  // Regenerate with RETENTION_UPDATE_GOLDEN=1 after a deliberate change, and review the diff.
+  Demo demo;
+  json j = json::parse(ReportJson(Build(demo, "2026-11-22", 12)));
+  json pinned{{"summary", j["summary"]}, {"forecast", j["forecast"]}, {"lateness", j["lateness"]}};
+  json rules = json::array();
+  for (auto rule : j["rules"]) {
+    rule.erase("quote"), rule.erase("reading"), rule.erase("legal_basis");
+    rules.push_back(rule);
+  }
+  pinned["rules"] = rules;
+  const std::string path = RETENTION_SOURCE_DIR "/tests/golden/report_demo.json";
+  if (std::getenv("RETENTION_UPDATE_GOLDEN")) {
+    std::ofstream(path) << pinned.dump(1) << "\n";
+    WARN("rewrote " << path);
+  }
+  std::string golden = ReadAll(path);
+  REQUIRE_FALSE(golden.empty());
+  CHECK(pinned.dump(1) + "\n" == golden);
+}
