@@ -20,14 +20,8 @@ namespace {
 
 std::vector<RecordView> Find(const RecordOptions& o, RecordQuery q) {
   q.as_of = ParseAsOf(o.as_of, "--as-of");
-  bool has_state = false;
-  {
-    auto probe = LoadForCommand(o.config, o.policies, false, false);
-    std::error_code ec;
-    has_state = std::filesystem::exists(probe->deployment.state_path, ec);
-  }
-  auto loaded = LoadForCommand(o.config, o.policies, true, has_state);
-  if (!has_state) std::cerr << "note: no state database yet, so operator holds were not checked\n";
+  auto loaded = LoadWithStateIfAny(o.config, o.policies);
+  if (!loaded->state) std::cerr << "note: no state database yet, so operator holds were not checked\n";
   auto found = FindRecords(loaded->deployment, loaded->policies.policies, *loaded->stores,
                            loaded->state ? &*loaded->state : nullptr, q);
   if (!found.ok()) {
@@ -57,6 +51,16 @@ int RunSubject(const RecordOptions& o) {
 }
 
 }  // namespace
+
+std::unique_ptr<Loaded> LoadWithStateIfAny(const std::string& config, const std::string& policies) {
+  bool has_state = false;
+  {
+    auto probe = LoadForCommand(config, policies, false, false);
+    std::error_code ec;  // a path the system cannot even look up is "no state"
+    has_state = std::filesystem::exists(probe->deployment.state_path, ec);
+  }
+  return LoadForCommand(config, policies, true, has_state);
+}
 
 int RunExplainRecord(const RecordOptions& o) {
   if (o.binding.empty() || o.key.empty()) throw Exit{kExitBadInput, "--config needs --binding and --key"};

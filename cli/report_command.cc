@@ -1,7 +1,6 @@
 // retention report: the DPO's dry-run report (HTML, Markdown, JSON, CSV), and
 // retention policies report: the register as encoded (HTML, Markdown).
 #include <charconv>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -54,13 +53,7 @@ int RunReport(const ReportCliOptions& o) {
   ReportOptions ro;
   ro.as_of = ParseAsOf(o.as_of, "--as-of");
   ro.horizon_months = ParseHorizon(o.horizon);
-  bool has_state = false;
-  {
-    auto probe = LoadForCommand(o.config, o.policies, false, false);
-    std::error_code ec;
-    has_state = std::filesystem::exists(probe->deployment.state_path, ec);
-  }
-  auto loaded = LoadForCommand(o.config, o.policies, true, has_state);
+  auto loaded = LoadWithStateIfAny(o.config, o.policies);
   ro.progress = TerminalProgress();
   auto report = BuildReport(loaded->deployment, loaded->policies.policies, *loaded->stores,
                             loaded->state ? &*loaded->state : nullptr, ro);
