@@ -47,7 +47,7 @@ int RunExplain(const ExplainOptions& o) {
     r.format = o.format;
     return RunExplainRecord(r);
   }
-  if (o.rule.empty()) throw Exit{kExitBadInput, "give --rule (with --fact), or --config with --binding and --key"};
+  if (o.rule.empty()) throw Exit{kExitBadInput, "--rule is required (or --config with --binding and --key, to explain a stored record)"};
   Date as_of = ParseAsOf(o.as_of, "--as-of");
   LoadResult loaded = LoadPoliciesOrExit(ResolvePoliciesDir(o.policies));
   const PolicySet& set = loaded.policies;

@@ -18,9 +18,10 @@
 namespace retention::cli {
 namespace {
 
-std::vector<RecordView> Find(const RecordOptions& o, RecordQuery q) {
+// The records found point into the loaded policies: `loaded` must outlive them.
+std::vector<RecordView> Find(const RecordOptions& o, RecordQuery q, std::unique_ptr<Loaded>& loaded) {
   q.as_of = ParseAsOf(o.as_of, "--as-of");
-  auto loaded = LoadWithStateIfAny(o.config, o.policies);
+  loaded = LoadWithStateIfAny(o.config, o.policies);
   if (!loaded->state) std::cerr << "note: no state database yet, so operator holds were not checked\n";
   auto found = FindRecords(loaded->deployment, loaded->policies.policies, *loaded->stores,
                            loaded->state ? &*loaded->state : nullptr, q);
@@ -35,7 +36,8 @@ int RunSubject(const RecordOptions& o) {
   RecordQuery q;
   q.subject = o.subject;
   if (o.subject.empty()) throw Exit{kExitBadInput, "--subject must not be empty"};
-  auto records = Find(o, q);
+  std::unique_ptr<Loaded> loaded;
+  auto records = Find(o, q, loaded);
   Date as_of = ParseAsOf(o.as_of, "--as-of");
   std::string text = o.format == "json"   ? SubjectJson(records, as_of) + "\n"
                      : o.format == "html" ? SubjectHtml(records, as_of)
@@ -67,7 +69,8 @@ int RunExplainRecord(const RecordOptions& o) {
   RecordQuery q;
   q.binding = o.binding;
   q.key = o.key;
-  auto records = Find(o, q);
+  std::unique_ptr<Loaded> loaded;
+  auto records = Find(o, q, loaded);
   if (records.empty())
     throw Exit{kExitBadInput, fmt::format("binding {}: no record with key '{}' (or its facts could not be read)",
                                           o.binding, o.key)};

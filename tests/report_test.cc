@@ -239,6 +239,10 @@ TEST_CASE("explain --key and subject read real records: held and missing facts",
     CHECK(j["binding"] == binding);
     if (status == EvalStatus::kHold) CHECK_FALSE(j["holds"].empty());
     else CHECK_FALSE(j["missing"].empty());
+    auto text = Retention(fmt::format("explain --config {} --binding {} --key '{}' --as-of 2026-11-22", demo.config,
+                                      binding, key));
+    CHECK(text.code == 0);
+    CHECK_THAT(text.out, Catch::Contains(fmt::format("status    {}", name)));
   }
   // The person's records: as many as the plan saw with that subject, none of their keys printed.
   RunOptions count;

@@ -377,9 +377,9 @@ std::string PlanToText(const Plan& plan) {
     for (const auto& e : b.errors) out += fmt::format("    skipped {}\n", OneLine(e));
   }
   if (!plan.full_scan)
-    out += "\nn/c: not computed. A fast plan reads only the records due, so held (by data) and missing facts were not "
-           "counted; `op.hd` counts the due records an operator hold keeps. Run `retention plan` without --fast, or "
-           "`retention report`, for them.\n";
+    out += "\nn/c: not computed. A fast plan reads only the records due, so held (by data) and missing facts\n"
+           "were not counted; op.hd counts the due records an operator hold keeps. For them, run\n"
+           "`retention plan` without --fast, or `retention report`.\n";
   if (!plan.manual_rules.empty()) {
     out += "\nManual rules of these fiches (never acted on; a person decides):\n";
     for (const Rule* r : plan.manual_rules) out += fmt::format("  {:<28} {}\n", r->id, r->manual_reason);
