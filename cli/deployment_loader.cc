@@ -13,33 +13,29 @@
 
 namespace retention::cli {
 
-std::unique_ptr<Loaded> LoadForCommand(const std::string& config, const std::string& policies_flag, bool open_stores,
-                                       bool need_state) {
+std::unique_ptr<OpenedDeployment> LoadForCommand(const std::string& config, const std::string& policies_flag,
+                                                 bool open_stores, State state, bool pseudonymise_keys) {
   if (config.empty()) throw Exit{kExitBadInput, "--config FILE is required"};
-  auto out = std::make_unique<Loaded>();
+  static const ConnectorRegistry registry = [] {
+    ConnectorRegistry r;
+    RegisterBuiltinConnectors(r);
+    return r;
+  }();
+  OpenOptions options;
+  options.config = config;
   std::string dir = policies_flag.empty() ? DeploymentPoliciesDir(config) : policies_flag;
-  out->policies = LoadPoliciesOrExit(ResolvePoliciesDir(dir));
-  DeploymentLoad load = LoadDeployment(config, out->policies.policies);
-  for (const auto& d : load.diagnostics) std::cerr << d.ToString() << "\n";
-  if (HasErrors(load.diagnostics)) throw Exit{kExitBadInput, fmt::format("the configuration {} has errors (see above)", config)};
-  out->deployment = std::move(load.deployment);
-  if (open_stores) {
-    ConnectorRegistry registry;
-    RegisterBuiltinConnectors(registry);
-    auto stores = Stores::Open(out->deployment, registry);
-    if (!stores.ok()) throw Exit{kExitBadInput, stores.status().message()};
-    out->stores.emplace(std::move(*stores));
-    Diagnostics schema = ValidateSchemas(out->deployment, *out->stores);
-    for (const auto& d : schema) std::cerr << d.ToString() << "\n";
-    if (HasErrors(schema)) throw Exit{kExitBadInput, "bindings do not match the stores' schemas (see above)"};
+  options.policies_dir = ResolvePoliciesDir(dir);
+  options.registry = &registry;
+  options.open_stores = open_stores;
+  options.state = state;
+  options.pseudonymise_keys = pseudonymise_keys;
+  OpenResult result = OpenDeployment(options);
+  for (const auto& d : result.diagnostics) std::cerr << d.ToString() << "\n";
+  if (!result.opened) {
+    bool see_above = HasErrors(result.diagnostics);
+    throw Exit{kExitBadInput, result.status.message() + (see_above ? " (see above)" : "")};
   }
-  if (need_state) {
-    const Deployment& d = out->deployment;
-    auto state = StateDb::Open(d.state_path, AuditKeyOrExit(d), AnchorSettings{d.anchor_file, d.anchor_syslog});
-    if (!state.ok()) throw Exit{kExitBadInput, state.status().message()};
-    out->state.emplace(std::move(*state));
-  }
-  return out;
+  return std::move(result.opened);
 }
 
 std::string AuditKeyOrExit(const Deployment& d) {

@@ -6,24 +6,18 @@
 #include <optional>
 #include <string>
 
-#include "retention/connector.h"
-#include "retention/deployment.h"
+#include "retention/open.h"
 #include "retention/plan.h"
-#include "retention/state.h"
 
 namespace retention::cli {
 
-struct Loaded {
-  LoadResult policies;
-  Deployment deployment;
-  std::optional<Stores> stores;
-  std::optional<StateDb> state;
-};
+using State = OpenOptions::State;
 
-// `open_stores`: open connectors and check schemas; `need_state`: open the state
-// database (with the audit key).
-std::unique_ptr<Loaded> LoadForCommand(const std::string& config, const std::string& policies_flag, bool open_stores,
-                                       bool need_state);
+// OpenDeployment with the built-in connectors and the CLI's policies folder (--policies,
+// else the configuration's, else ResolvePoliciesDir); diagnostics go to stderr, and an
+// error leaves with exit code 2. `open_stores`: connect and check schemas.
+std::unique_ptr<OpenedDeployment> LoadForCommand(const std::string& config, const std::string& policies_flag,
+                                                 bool open_stores, State state, bool pseudonymise_keys = false);
 
 // The deployment's audit key; throws Exit(2) when it cannot be read.
 std::string AuditKeyOrExit(const Deployment& deployment);

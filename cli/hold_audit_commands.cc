@@ -36,7 +36,7 @@ int RunHoldAdd(const HoldOptions& o) {
   if (given != 1) throw Exit{kExitBadInput, "give exactly one of --subject, --key (with --binding), --rule or --store"};
   if (!o.key.empty() && o.binding.empty()) throw Exit{kExitBadInput, "--key needs --binding"};
   if (o.key.empty() && !o.binding.empty()) throw Exit{kExitBadInput, "--binding goes with --key only"};
-  auto loaded = LoadForCommand(o.config, o.policies, false, true);
+  auto loaded = LoadForCommand(o.config, o.policies, false, State::kRequired);
   OperatorHold::Kind kind = OperatorHold::Kind::kSubject;
   std::string value = o.subject;
   if (!o.key.empty()) {
@@ -44,7 +44,7 @@ int RunHoldAdd(const HoldOptions& o) {
     kind = OperatorHold::Kind::kKey;
     value = o.key;
   } else if (!o.rule.empty()) {
-    const Rule* r = loaded->policies.policies.FindRule(o.rule);
+    const Rule* r = loaded->policies.FindRule(o.rule);
     if (!r) throw Exit{kExitBadInput, fmt::format("unknown rule '{}'", o.rule)};
     kind = OperatorHold::Kind::kRule;
     value = r->id;
@@ -64,7 +64,7 @@ int RunHoldAdd(const HoldOptions& o) {
 }
 
 int RunHoldRelease(const HoldOptions& o) {
-  auto loaded = LoadForCommand(o.config, o.policies, false, true);
+  auto loaded = LoadForCommand(o.config, o.policies, false, State::kRequired);
   Status s = loaded->state->ReleaseHold(o.id, o.reason, Author(o.author));
   if (!s.ok()) throw Exit{kExitBadInput, s.message()};
   std::cout << fmt::format("hold {} released: {}\n", o.id, o.reason);
@@ -72,7 +72,7 @@ int RunHoldRelease(const HoldOptions& o) {
 }
 
 int RunHoldList(const HoldOptions& o) {
-  auto loaded = LoadForCommand(o.config, o.policies, false, true);
+  auto loaded = LoadForCommand(o.config, o.policies, false, State::kRequired);
   auto holds = loaded->state->Holds(o.all);
   if (!holds.ok()) throw Exit{kExitFailed, holds.status().message()};
   std::cout << fmt::format("{:>4}  {:<8} {:<24} {:<20} {:<21} {:<12} {}\n", "id", "kind", "on", "binding", "since", "by",
@@ -97,7 +97,7 @@ struct AuditOptions {
 };
 
 int RunAuditVerify(const AuditOptions& o) {
-  auto loaded = LoadForCommand(o.config, o.policies, false, true);
+  auto loaded = LoadForCommand(o.config, o.policies, false, State::kRequired);
   RecoverJournalsBeforeVerify(*loaded);
   auto v = loaded->state->VerifyAudit();
   if (!v.ok()) throw Exit{kExitFailed, v.status().message()};
@@ -117,7 +117,7 @@ int RunAuditVerify(const AuditOptions& o) {
 int RunAuditKeygen(const AuditOptions& o) {
   std::string priv = o.private_key, pub = o.public_key;
   if (!o.config.empty() && (priv.empty() || pub.empty())) {
-    auto loaded = LoadForCommand(o.config, o.policies, false, false);
+    auto loaded = LoadForCommand(o.config, o.policies, false, State::kNone);
     if (priv.empty()) priv = loaded->deployment.certificate_key_file;
     if (pub.empty()) pub = loaded->deployment.certificate_public_key_file;
   }
@@ -130,10 +130,10 @@ int RunAuditKeygen(const AuditOptions& o) {
 
 // A certificate's signature, and with --config its place in the audit chain.
 int RunAuditVerifyCertificate(const AuditOptions& o) {
-  std::unique_ptr<Loaded> loaded;
+  std::unique_ptr<OpenedDeployment> loaded;
   std::string pub = o.public_key;
   if (!o.config.empty()) {
-    loaded = LoadForCommand(o.config, o.policies, false, true);
+    loaded = LoadForCommand(o.config, o.policies, false, State::kRequired);
     if (pub.empty()) pub = loaded->deployment.certificate_public_key_file;
   }
   if (pub.empty()) throw Exit{kExitBadInput, "give --public-key, or a configuration whose certificate_key names 'public'"};
@@ -162,7 +162,7 @@ int RunAuditVerifyCertificate(const AuditOptions& o) {
 }
 
 int RunAuditShow(const AuditOptions& o) {
-  auto loaded = LoadForCommand(o.config, o.policies, false, true);
+  auto loaded = LoadForCommand(o.config, o.policies, false, State::kRequired);
   std::optional<int64_t> run;
   if (o.run > 0) run = o.run;
   auto entries = loaded->state->Audit(run);

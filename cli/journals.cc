@@ -9,7 +9,7 @@
 
 namespace retention::cli {
 
-void RecoverJournalsBeforeVerify(Loaded& loaded) {
+void RecoverJournalsBeforeVerify(OpenedDeployment& loaded) {
   ConnectorRegistry registry;
   RegisterBuiltinConnectors(registry);
   auto stores = Stores::Open(loaded.deployment, registry);
@@ -22,7 +22,7 @@ void RecoverJournalsBeforeVerify(Loaded& loaded) {
     std::cout << "journals not checked: a run is under way\n";
     return;
   }
-  auto r = RecoverInterruptedBatches(loaded.deployment, *stores, &state, loaded.policies.policies.hash);
+  auto r = RecoverInterruptedBatches(loaded.deployment, *stores, &state, loaded.policies.hash);
   state.Unlock();
   if (!r.ok()) std::cout << "journals not checked: " << r.status().message() << "\n";
   else if (r->recorded > 0)

@@ -10,6 +10,6 @@ namespace retention::cli {
 
 // Prints what was recorded, or why the journals were not checked; never fails the
 // command (verification goes on either way).
-void RecoverJournalsBeforeVerify(Loaded& loaded);
+void RecoverJournalsBeforeVerify(OpenedDeployment& loaded);
 
 }  // namespace retention::cli

@@ -30,26 +30,10 @@ struct PlanRunOptions {
   bool allow_mass = false;
 };
 
-std::map<std::string, std::string> PseudonymiseKeys(const Deployment& d) {
-  std::map<std::string, std::string> keys;
-  for (const auto& b : d.bindings) {
-    if (!b.pseudonymise) continue;
-    auto k = LoadKey(b.pseudonymise->key_file, b.pseudonymise->key_env);
-    if (!k.ok()) throw Exit{kExitBadInput, fmt::format("binding {}: pseudonymisation key: {}", b.name, k.status().message())};
-    keys[b.name] = *k;
-  }
-  return keys;
-}
-
 int RunPlan(const PlanRunOptions& o) {
   Date as_of = ParseAsOf(o.as_of, "--as-of");
-  bool has_state = false;
-  {
-    auto probe = LoadForCommand(o.config, o.policies, false, false);
-    std::error_code ec;  // a path the system cannot even look up (too long...) is "no state"
-    has_state = std::filesystem::exists(probe->deployment.state_path, ec);
-  }
-  auto loaded = LoadForCommand(o.config, o.policies, true, has_state);
+  auto loaded = LoadForCommand(o.config, o.policies, true, State::kIfExists);
+  bool has_state = loaded->state.has_value();
   for (const auto& b : o.bindings)
     if (!loaded->deployment.FindBinding(b)) throw Exit{kExitBadInput, fmt::format("unknown binding '{}'", b)};
   RunOptions ro;
@@ -61,7 +45,7 @@ int RunPlan(const PlanRunOptions& o) {
     ro.approval_key = AuditKeyOrExit(loaded->deployment);
     ro.approval_days = o.expires;
   }
-  auto out = PlanOrRun(loaded->deployment, loaded->policies.policies, *loaded->stores,
+  auto out = PlanOrRun(loaded->deployment, loaded->policies, *loaded->stores,
                        loaded->state ? &*loaded->state : nullptr, ro);
   if (!out.ok()) {
     bool bad = out.status().code() == Status::Code::kInvalidArgument;
@@ -96,14 +80,14 @@ int RunPlan(const PlanRunOptions& o) {
 int RunRun(const PlanRunOptions& o) {
   std::optional<Date> as_of;
   if (!o.as_of.empty()) as_of = ParseAsOf(o.as_of, "--as-of");
-  auto loaded = LoadForCommand(o.config, o.policies, true, true);
+  auto loaded = LoadForCommand(o.config, o.policies, true, State::kRequired, true);
   RunOptions ro;
   ro.as_of = as_of;
   ro.apply = true;
   ro.allow_mass = o.allow_mass;
   ro.only_bindings = o.bindings;
   ro.progress = TerminalProgress();
-  ro.pseudonymise_keys = PseudonymiseKeys(loaded->deployment);
+  ro.pseudonymise_keys = loaded->pseudonymise_keys;
   if (!o.approved.empty()) {
     std::error_code ec;  // a FIFO or a device would block the read: a regular file only
     if (!std::filesystem::is_regular_file(o.approved, ec))
@@ -117,7 +101,7 @@ int RunRun(const PlanRunOptions& o) {
     ro.approved = *plan;
     ro.approved->approved_by = o.approved_by;
   }
-  auto out = PlanOrRun(loaded->deployment, loaded->policies.policies, *loaded->stores, &*loaded->state, ro);
+  auto out = PlanOrRun(loaded->deployment, loaded->policies, *loaded->stores, &*loaded->state, ro);
   if (!out.ok()) {
     bool refused = out.status().code() == Status::Code::kFailedPrecondition;
     throw Exit{refused ? kExitRefused : kExitFailed, out.status().message()};

@@ -14,6 +14,8 @@
 
 namespace retention {
 
+class ConnectorRegistry;  // connector.h
+
 struct StoreConfig {
   std::string name;
   std::string type;       // a registered connector type: "sqlite", "postgres", "files"
@@ -21,6 +23,9 @@ struct StoreConfig {
   std::string directory;  // files: the root directory (relative to the config file)
   std::string dsn_env;    // postgres: environment variable holding the libpq connection string
   std::string dsn_file;   // postgres: file holding it (owner-only), instead of dsn_env
+  // A custom (registered) type: its other settings, as written; its connector checks them.
+  std::map<std::string, std::string> options;
+  std::string base_dir;   // the configuration file's directory: where relative paths resolve
   std::string file;       // where it was declared, for messages
   int line = 0;
 };
@@ -102,11 +107,14 @@ struct DeploymentLoad {
 // Parses and validates a configuration against a loaded policy set: unknown keys,
 // unknown stores or rules, facts a rule needs that the binding does not map, bad
 // identifiers. Checking columns against live schemas is done by ValidateSchemas
-// (connectors.h), once stores are open.
-DeploymentLoad LoadDeployment(const std::string& path, const PolicySet& policies);
-// Same, from text (tests); relative paths resolve against `base_dir`.
+// (connector.h), once stores are open. Store types: with a registry, the types
+// registered in it (a custom type's settings go to StoreConfig::options); without one,
+// the built-in names sqlite, postgres and files. OpenDeployment (open.h) does all this.
+DeploymentLoad LoadDeployment(const std::string& path, const PolicySet& policies,
+                              const ConnectorRegistry* registry = nullptr);
+// Same, from text; relative paths resolve against `base_dir`.
 DeploymentLoad LoadDeploymentText(const std::string& text, const std::string& file_name, const std::string& base_dir,
-                                  const PolicySet& policies);
+                                  const PolicySet& policies, const ConnectorRegistry* registry = nullptr);
 
 // The `policies:` folder a configuration names (resolved against its directory), or
 // "" when it names none; read before the policies, which the full load needs.

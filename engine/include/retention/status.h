@@ -10,7 +10,7 @@ namespace retention {
 
 class Status {
  public:
-  enum class Code { kOk, kInvalidArgument, kNotFound, kIoError, kFailedPrecondition, kInternal };
+  enum class Code { kOk, kInvalidArgument, kNotFound, kIoError, kFailedPrecondition, kUnavailable, kInternal };
 
   Status() = default;
   static Status Ok() { return Status(); }
@@ -18,6 +18,8 @@ class Status {
   static Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
   static Status IoError(std::string m) { return Status(Code::kIoError, std::move(m)); }
   static Status FailedPrecondition(std::string m) { return Status(Code::kFailedPrecondition, std::move(m)); }
+  // A store or service could not be reached (connection refused, server down).
+  static Status Unavailable(std::string m) { return Status(Code::kUnavailable, std::move(m)); }
   static Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
 
   bool ok() const { return code_ == Code::kOk; }

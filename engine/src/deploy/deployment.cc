@@ -1,5 +1,6 @@
 // Loads a deployment configuration (docs/configuration.md) with located diagnostics.
 #include "retention/deployment.h"
+#include "retention/connector.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -36,8 +37,8 @@ namespace {
 
 class DeploymentReader {
  public:
-  DeploymentReader(YamlReader* reader, const PolicySet& policies, std::string base)
-      : r_(*reader), policies_(policies), base_(std::move(base)) {}
+  DeploymentReader(YamlReader* reader, const PolicySet& policies, std::string base, const ConnectorRegistry* registry)
+      : r_(*reader), policies_(policies), base_(std::move(base)), registry_(registry) {}
 
   void Read(const YAML::Node& root, Deployment* d) {
     r_.CheckMap(root, "a deployment", {"policies", "state", "audit_key", "audit_anchor", "certificate_key", "deployment_facts",
@@ -131,12 +132,32 @@ class DeploymentReader {
       r_.Error(node["password"], "never put a password in the configuration: give the connection string in "
                                  "an environment variable (dsn_env) or an owner-only file (dsn_file)");
     }
-    if (!r_.CheckMap(node, "a store", {"type", "path", "directory", "dsn_env", "dsn_file", "password"}, {"type"})) return;
     StoreConfig s;
     s.name = name;
     s.file = r_.file();
     s.line = node.Mark().line + 1;
-    s.type = r_.String(node, "type").value_or("");
+    s.base_dir = base_;
+    bool builtin = false;
+    if (node.IsMap() && node["type"] && node["type"].IsScalar()) {
+      s.type = node["type"].Scalar();
+      builtin = s.type == "sqlite" || s.type == "postgres" || s.type == "files";
+      if (!builtin && !(registry_ && registry_->Has(s.type))) {
+        std::string known = "sqlite, postgres or files";
+        if (registry_) {
+          known.clear();
+          for (const auto& t : registry_->Types()) known += (known.empty() ? "" : ", ") + t;
+        }
+        r_.Error(node["type"], fmt::format("unknown store type '{}' (expected {})", s.type, known));
+        return;
+      }
+      if (builtin && registry_ && !registry_->Has(s.type)) {
+        r_.Error(node["type"], fmt::format("store type '{}' is not available in this program (its connector is "
+                                           "not registered, or was built without it)", s.type));
+        return;
+      }
+    }
+    if (!builtin) return ReadCustomStore(node, std::move(s), d);
+    if (!r_.CheckMap(node, "a store", {"type", "path", "directory", "dsn_env", "dsn_file", "password"}, {"type"})) return;
     s.path = Resolve(r_.String(node, "path").value_or(""));
     s.directory = Resolve(r_.String(node, "directory").value_or(""));
     s.dsn_env = r_.String(node, "dsn_env").value_or("");
@@ -145,8 +166,25 @@ class DeploymentReader {
     if (s.type == "files" && s.directory.empty()) r_.Error(node, "a files store needs 'directory'");
     if (s.type == "postgres" && s.dsn_env.empty() == s.dsn_file.empty())
       r_.Error(node, "a postgres store needs one of 'dsn_env' (an environment variable) or 'dsn_file'");
-    if (s.type != "sqlite" && s.type != "postgres" && s.type != "files" && !extra_types_)
-      r_.Error(node["type"], fmt::format("unknown store type '{}' (expected sqlite, postgres or files)", s.type));
+    d->stores.push_back(std::move(s));
+  }
+
+  // A registered custom type: its settings are scalars, handed to its connector as they
+  // are (StoreConfig::options); the connector checks them when it opens.
+  void ReadCustomStore(const YAML::Node& node, StoreConfig s, Deployment* d) {
+    if (!node.IsMap() || !node["type"]) {
+      r_.Error(node, "a store is a map with at least 'type'");
+      return;
+    }
+    for (const auto& kv : node) {
+      std::string key = kv.first.Scalar();
+      if (key == "type" || key == "password") continue;
+      if (!kv.second.IsScalar()) {
+        r_.Error(kv.second, fmt::format("store setting '{}' must be a single value", key));
+        continue;
+      }
+      s.options[key] = kv.second.Scalar();
+    }
     d->stores.push_back(std::move(s));
   }
 
@@ -353,18 +391,18 @@ class DeploymentReader {
   YamlReader& r_;
   const PolicySet& policies_;
   std::string base_;
-  bool extra_types_ = false;
+  const ConnectorRegistry* registry_ = nullptr;
 };
 
 }  // namespace
 
 DeploymentLoad LoadDeploymentText(const std::string& text, const std::string& file_name, const std::string& base_dir,
-                                  const PolicySet& policies) {
+                                  const PolicySet& policies, const ConnectorRegistry* registry) {
   DeploymentLoad out;
   out.deployment.path = file_name;
   out.deployment.hash = "sha256:" + internal::Sha256Hex(text);
   YamlReader reader(file_name, &out.diagnostics);
-  if (auto root = reader.ParseText(text)) DeploymentReader(&reader, policies, base_dir).Read(*root, &out.deployment);
+  if (auto root = reader.ParseText(text)) DeploymentReader(&reader, policies, base_dir, registry).Read(*root, &out.deployment);
   return out;
 }
 
@@ -388,7 +426,7 @@ std::string DeploymentPoliciesDir(const std::string& path) {
   }
 }
 
-DeploymentLoad LoadDeployment(const std::string& path, const PolicySet& policies) {
+DeploymentLoad LoadDeployment(const std::string& path, const PolicySet& policies, const ConnectorRegistry* registry) {
   auto text = internal::ReadFileText(path);
   if (!text) {
     DeploymentLoad out;
@@ -396,7 +434,7 @@ DeploymentLoad LoadDeployment(const std::string& path, const PolicySet& policies
     return out;
   }
   std::string base = fs::absolute(path).parent_path().string();
-  return LoadDeploymentText(*text, path, base, policies);
+  return LoadDeploymentText(*text, path, base, policies, registry);
 }
 
 }  // namespace retention

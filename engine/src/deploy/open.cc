@@ -1,0 +1,93 @@
+#include "retention/open.h"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "retention/secrets.h"
+
+namespace retention {
+
+namespace {
+
+// Appends `from` to `to`; true when one of them is an error.
+bool Merge(Diagnostics& to, Diagnostics from) {
+  bool errors = HasErrors(from);
+  to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+  return errors;
+}
+
+Status OpenStores(const OpenOptions& o, OpenedDeployment& d, Diagnostics& diagnostics) {
+  if (!o.registry) return Status::InvalidArgument("opening the stores needs a connector registry");
+  auto stores = Stores::Open(d.deployment, *o.registry);
+  if (!stores.ok()) return stores.status();
+  d.stores.emplace(std::move(*stores));
+  if (Merge(diagnostics, ValidateSchemas(d.deployment, *d.stores)))
+    return Status::InvalidArgument("the bindings do not match the stores' schemas");
+  return Status::Ok();
+}
+
+Status OpenState(const OpenOptions& o, OpenedDeployment& d) {
+  const Deployment& dep = d.deployment;
+  if (o.state == OpenOptions::State::kNone) return Status::Ok();
+  std::error_code ec;  // a path the system cannot even look up (too long...) is "no state"
+  if (o.state == OpenOptions::State::kIfExists && !std::filesystem::exists(dep.state_path, ec)) return Status::Ok();
+  auto key = LoadKey(dep.audit_key_file, dep.audit_key_env);
+  if (!key.ok()) return Status::InvalidArgument("audit key: " + key.status().message());
+  d.audit_key = std::move(*key);
+  auto state = StateDb::Open(dep.state_path, d.audit_key, AnchorSettings{dep.anchor_file, dep.anchor_syslog});
+  if (!state.ok()) return state.status();
+  d.state.emplace(std::move(*state));
+  return Status::Ok();
+}
+
+Status ReadPseudonymiseKeys(OpenedDeployment& d) {
+  for (const auto& b : d.deployment.bindings) {
+    if (!b.pseudonymise) continue;
+    auto k = LoadKey(b.pseudonymise->key_file, b.pseudonymise->key_env);
+    if (!k.ok())
+      return Status::InvalidArgument(fmt::format("binding {}: pseudonymisation key: {}", b.name, k.status().message()));
+    d.pseudonymise_keys[b.name] = std::move(*k);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+OpenResult OpenDeployment(const OpenOptions& o) {
+  OpenResult out;
+  if (o.config.empty()) {
+    out.status = Status::InvalidArgument("no configuration file given");
+    return out;
+  }
+  std::string dir = o.policies_dir.empty() ? DeploymentPoliciesDir(o.config) : o.policies_dir;
+  if (dir.empty()) {
+    out.status = Status::InvalidArgument(
+        fmt::format("{} names no policies folder ('policies:') and none was given", o.config));
+    return out;
+  }
+  auto d = std::make_unique<OpenedDeployment>();
+  LoadResult policies = LoadPolicies(dir);
+  if (Merge(out.diagnostics, std::move(policies.diagnostics))) {
+    out.status = Status::InvalidArgument(fmt::format("the policies in {} have errors", dir));
+    return out;
+  }
+  d->policies = std::move(policies.policies);  // before the bindings point into it
+  DeploymentLoad load = LoadDeployment(o.config, d->policies, o.registry);
+  if (Merge(out.diagnostics, std::move(load.diagnostics))) {
+    out.status = Status::InvalidArgument(fmt::format("the configuration {} has errors", o.config));
+    return out;
+  }
+  d->deployment = std::move(load.deployment);
+  Status s = o.open_stores ? OpenStores(o, *d, out.diagnostics) : Status::Ok();
+  if (s.ok()) s = OpenState(o, *d);
+  if (s.ok() && o.pseudonymise_keys) s = ReadPseudonymiseKeys(*d);
+  if (!s.ok()) {
+    out.status = std::move(s);
+    return out;
+  }
+  out.opened = std::move(d);
+  return out;
+}
+
+}  // namespace retention
