@@ -3,7 +3,6 @@
 // identifier.
 #include "record_commands.h"
 
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -19,11 +18,11 @@ namespace retention::cli {
 namespace {
 
 // The records found point into the loaded policies: `loaded` must outlive them.
-std::vector<RecordView> Find(const RecordOptions& o, RecordQuery q, std::unique_ptr<Loaded>& loaded) {
+std::vector<RecordView> Find(const RecordOptions& o, RecordQuery q, std::unique_ptr<OpenedDeployment>& loaded) {
   q.as_of = ParseAsOf(o.as_of, "--as-of");
-  loaded = LoadWithStateIfAny(o.config, o.policies);
+  loaded = LoadForCommand(o.config, o.policies, true, State::kIfExists);
   if (!loaded->state) std::cerr << "note: no state database yet, so operator holds were not checked\n";
-  auto found = FindRecords(loaded->deployment, loaded->policies.policies, *loaded->stores,
+  auto found = FindRecords(loaded->deployment, loaded->policies, *loaded->stores,
                            loaded->state ? &*loaded->state : nullptr, q);
   if (!found.ok()) {
     bool bad = found.status().code() == Status::Code::kInvalidArgument;
@@ -36,7 +35,7 @@ int RunSubject(const RecordOptions& o) {
   RecordQuery q;
   q.subject = o.subject;
   if (o.subject.empty()) throw Exit{kExitBadInput, "--subject must not be empty"};
-  std::unique_ptr<Loaded> loaded;
+  std::unique_ptr<OpenedDeployment> loaded;
   auto records = Find(o, q, loaded);
   Date as_of = ParseAsOf(o.as_of, "--as-of");
   std::string text = o.format == "json"   ? SubjectJson(records, as_of) + "\n"
@@ -54,22 +53,12 @@ int RunSubject(const RecordOptions& o) {
 
 }  // namespace
 
-std::unique_ptr<Loaded> LoadWithStateIfAny(const std::string& config, const std::string& policies) {
-  bool has_state = false;
-  {
-    auto probe = LoadForCommand(config, policies, false, false);
-    std::error_code ec;  // a path the system cannot even look up is "no state"
-    has_state = std::filesystem::exists(probe->deployment.state_path, ec);
-  }
-  return LoadForCommand(config, policies, true, has_state);
-}
-
 int RunExplainRecord(const RecordOptions& o) {
   if (o.binding.empty() || o.key.empty()) throw Exit{kExitBadInput, "--config needs --binding and --key"};
   RecordQuery q;
   q.binding = o.binding;
   q.key = o.key;
-  std::unique_ptr<Loaded> loaded;
+  std::unique_ptr<OpenedDeployment> loaded;
   auto records = Find(o, q, loaded);
   if (records.empty())
     throw Exit{kExitBadInput, fmt::format("binding {}: no record with key '{}' (or its facts could not be read)",

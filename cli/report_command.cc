@@ -53,9 +53,9 @@ int RunReport(const ReportCliOptions& o) {
   ReportOptions ro;
   ro.as_of = ParseAsOf(o.as_of, "--as-of");
   ro.horizon_months = ParseHorizon(o.horizon);
-  auto loaded = LoadWithStateIfAny(o.config, o.policies);
+  auto loaded = LoadForCommand(o.config, o.policies, true, State::kIfExists);
   ro.progress = TerminalProgress();
-  auto report = BuildReport(loaded->deployment, loaded->policies.policies, *loaded->stores,
+  auto report = BuildReport(loaded->deployment, loaded->policies, *loaded->stores,
                             loaded->state ? &*loaded->state : nullptr, ro);
   if (!report.ok()) {
     bool bad = report.status().code() == Status::Code::kInvalidArgument;
