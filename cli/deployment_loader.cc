@@ -13,8 +13,8 @@
 
 namespace retention::cli {
 
-std::unique_ptr<OpenedDeployment> LoadForCommand(const std::string& config, const std::string& policies_flag,
-                                                 bool open_stores, State state, bool pseudonymise_keys) {
+OpenOptions CommandOpenOptions(const std::string& config, const std::string& policies_flag, bool open_stores,
+                               State state, bool pseudonymise_keys) {
   if (config.empty()) throw Exit{kExitBadInput, "--config FILE is required"};
   static const ConnectorRegistry registry = [] {
     ConnectorRegistry r;
@@ -27,15 +27,39 @@ std::unique_ptr<OpenedDeployment> LoadForCommand(const std::string& config, cons
   options.policies_dir = ResolvePoliciesDir(dir);
   options.registry = &registry;
   options.open_stores = open_stores;
+  options.allow_unavailable_stores = true;
   options.state = state;
   options.pseudonymise_keys = pseudonymise_keys;
-  OpenResult result = OpenDeployment(options);
-  for (const auto& d : result.diagnostics) std::cerr << d.ToString() << "\n";
-  if (!result.opened) {
-    bool see_above = HasErrors(result.diagnostics);
-    throw Exit{kExitBadInput, result.status.message() + (see_above ? " (see above)" : "")};
+  return options;
+}
+
+namespace {
+
+// Diagnostics and unavailable stores on stderr; an error leaves with its exit code.
+void Report(const Diagnostics& diagnostics, const Status& status, const OpenedDeployment* opened) {
+  for (const auto& d : diagnostics) std::cerr << d.ToString() << "\n";
+  if (!status.ok()) {
+    int code = status.code() == Status::Code::kUnavailable ? kExitStoreDown : kExitBadInput;
+    throw Exit{code, status.message() + (HasErrors(diagnostics) ? " (see above)" : "")};
   }
+  if (opened && opened->stores)
+    for (const auto& [store, why] : opened->stores->unavailable())
+      std::cerr << fmt::format("retention: store '{}' is unavailable, its bindings are left out: {}\n", store, why);
+}
+
+}  // namespace
+
+std::unique_ptr<OpenedDeployment> LoadForCommand(const std::string& config, const std::string& policies_flag,
+                                                 bool open_stores, State state, bool pseudonymise_keys) {
+  OpenResult result = OpenDeployment(CommandOpenOptions(config, policies_flag, open_stores, state, pseudonymise_keys));
+  Report(result.diagnostics, result.opened ? Status::Ok() : result.status, result.opened.get());
   return std::move(result.opened);
+}
+
+void OpenForRun(const OpenOptions& options, OpenedDeployment* opened) {
+  Diagnostics diagnostics;
+  Status s = OpenResources(options, opened, &diagnostics);
+  Report(diagnostics, s, opened);
 }
 
 std::string AuditKeyOrExit(const Deployment& d) {

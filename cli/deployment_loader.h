@@ -13,11 +13,21 @@ namespace retention::cli {
 
 using State = OpenOptions::State;
 
-// OpenDeployment with the built-in connectors and the CLI's policies folder (--policies,
-// else the configuration's, else ResolvePoliciesDir); diagnostics go to stderr, and an
-// error leaves with exit code 2. `open_stores`: connect and check schemas.
+// The options of OpenDeployment for a command: the built-in connectors and the CLI's
+// policies folder (--policies, else the configuration's, else ResolvePoliciesDir). With
+// `open_stores`, a store that cannot be reached is left out (reported on stderr; its
+// bindings are not planned or run, exit code 5).
+OpenOptions CommandOpenOptions(const std::string& config, const std::string& policies_flag, bool open_stores,
+                               State state, bool pseudonymise_keys = false);
+
+// OpenDeployment with CommandOpenOptions; diagnostics go to stderr, and an error leaves
+// with exit code 2. `open_stores`: connect and check schemas.
 std::unique_ptr<OpenedDeployment> LoadForCommand(const std::string& config, const std::string& policies_flag,
                                                  bool open_stores, State state, bool pseudonymise_keys = false);
+
+// OpenResources for a deployment LoadForCommand loaded (retentiond, before each run):
+// the same reporting, the same exit codes.
+void OpenForRun(const OpenOptions& options, OpenedDeployment* opened);
 
 // The deployment's audit key; throws Exit(2) when it cannot be read.
 std::string AuditKeyOrExit(const Deployment& deployment);

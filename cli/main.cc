@@ -9,6 +9,8 @@ int main(int argc, char** argv) {
   using namespace retention::cli;
   CLI::App app{"retention: executable data-retention policies (plan, run, explain, audit)", "retention"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", [] { return VersionText("retention", ""); },
+                       "Print the version and the policy set's hash ($RETENTION_POLICIES, else ./policies), then exit");
   app.footer("Run `retention COMMAND --help` for each command's options and examples.");
   std::function<int()> action;
   SetAction set_action = [&](std::function<int()> a) { action = std::move(a); };
@@ -17,6 +19,7 @@ int main(int argc, char** argv) {
   AddPlanRunCommands(app, set_action);
   AddHoldCommand(app, set_action);
   AddAuditCommand(app, set_action);
+  AddRunsCommand(app, set_action);
   AddDemoCommand(app, set_action);
   AddReportCommands(app, set_action);
   try {
@@ -25,6 +28,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);

@@ -1,4 +1,5 @@
 // retention plan | run: the DPO's dry-run and the nightly job, one code path.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -9,6 +10,7 @@
 #include "commands.h"
 #include "common.h"
 #include "deployment_loader.h"
+#include "observability.h"
 #include "retention/report.h"
 #include "retention/run.h"
 #include "retention/secrets.h"
@@ -28,7 +30,25 @@ struct PlanRunOptions {
   std::string approved_by;
   int expires = 7;
   bool allow_mass = false;
+  std::string metrics_file;
+  bool log = false;
 };
+
+// The exit code of a plan's or run's error: 5 when no selected binding's store could
+// be opened; a run's refusals 4; a plan's bad input 2; otherwise 1.
+int ErrorExit(const Status& s, bool run) {
+  if (s.code() == Status::Code::kUnavailable) return kExitStoreDown;
+  if (run) return s.code() == Status::Code::kFailedPrecondition ? kExitRefused : kExitFailed;
+  return s.code() == Status::Code::kInvalidArgument ? kExitBadInput : kExitFailed;
+}
+
+// Exit code 5 when stores were unavailable (their bindings left out), else `code`.
+int UnavailableExit(const RunOutcome& out, int code) {
+  if (out.unavailable_stores.empty()) return code;
+  for (const auto& [store, why] : out.unavailable_stores)
+    std::cerr << fmt::format("retention: store '{}' was unavailable; its bindings were not planned or run\n", store);
+  return kExitStoreDown;
+}
 
 int RunPlan(const PlanRunOptions& o) {
   Date as_of = ParseAsOf(o.as_of, "--as-of");
@@ -47,10 +67,7 @@ int RunPlan(const PlanRunOptions& o) {
   }
   auto out = PlanOrRun(loaded->deployment, loaded->policies, *loaded->stores,
                        loaded->state ? &*loaded->state : nullptr, ro);
-  if (!out.ok()) {
-    bool bad = out.status().code() == Status::Code::kInvalidArgument;
-    throw Exit{bad ? kExitBadInput : kExitFailed, out.status().message()};
-  }
+  if (!out.ok()) throw Exit{ErrorExit(out.status(), false), out.status().message()};
   std::string json = PlanToJson(out->plan);
   if (!o.save.empty()) {
     // The plan lists sample keys: owner-only when created.
@@ -74,7 +91,7 @@ int RunPlan(const PlanRunOptions& o) {
     std::cout << fmt::format("\nSaved to {} (valid {} days, once): review it, then `retention run --config {} --approved {} "
                              "--approved-by NAME`.\n", o.save, o.expires, o.config, o.save);
   if (!has_state) std::cerr << "note: no state database yet, so operator holds were not checked\n";
-  return kExitOk;
+  return UnavailableExit(*out, kExitOk);
 }
 
 int RunRun(const PlanRunOptions& o) {
@@ -101,10 +118,16 @@ int RunRun(const PlanRunOptions& o) {
     ro.approved = *plan;
     ro.approved->approved_by = o.approved_by;
   }
+  auto start = std::chrono::steady_clock::now();
   auto out = PlanOrRun(loaded->deployment, loaded->policies, *loaded->stores, &*loaded->state, ro);
-  if (!out.ok()) {
-    bool refused = out.status().code() == Status::Code::kFailedPrecondition;
-    throw Exit{refused ? kExitRefused : kExitFailed, out.status().message()};
+  if (!out.ok()) throw Exit{ErrorExit(out.status(), true), out.status().message()};
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (o.log) LogRun(EventLog(), *out, seconds);
+  if (!o.metrics_file.empty()) {
+    auto runs = loaded->state->Runs();
+    LastRun last{&*out, seconds};
+    Status written = runs.ok() ? WriteMetricsFile(o.metrics_file, MetricsText(*runs, last)) : runs.status();
+    if (!written.ok()) std::cerr << "retention: metrics: " << written.message() << "\n";
   }
   std::cout << PlanToText(out->plan);
   if (out->recovered_batches > 0)
@@ -112,16 +135,18 @@ int RunRun(const PlanRunOptions& o) {
                              out->recovered_batches, out->recovered_records);
   std::cout << fmt::format("\nRun #{} {}. Certificate: {} (and {})\n", out->run_id,
                            out->incomplete ? "incomplete" : "done", out->certificate_text, out->certificate_json);
+  int code = kExitOk;
   if (out->guard_tripped) {
     std::cerr << "retention: a guard stopped some bindings (see GUARD above); nothing was applied for them\n";
-    return kExitGuard;
+    code = kExitGuard;
   }
+  code = UnavailableExit(*out, code);
   if (out->incomplete) {
     std::cerr << "retention: some records could not be acted on safely and were kept (see \"refused\", "
                  "\"skipped at apply\" and \"invalid_fact\" above); the run is incomplete\n";
-    return kExitFailed;
+    code = kExitFailed;
   }
-  return kExitOk;
+  return code;
 }
 
 void CommonOptions(CLI::App* cmd, PlanRunOptions* o) {
@@ -163,16 +188,21 @@ Examples:
       ->needs(approved);
   approved->needs(run->get_option("--approved-by"));
   run->add_flag("--allow-mass", r->allow_mass, "Ignore the per-binding max_rows / max_fraction guards");
+  run->add_flag("--log", r->log, "Also write the run's events on stderr: JSON lines (readable lines on a terminal), "
+                                "as retentiond does");
+  run->add_option("--metrics-file", r->metrics_file,
+                  "After the run, write its metrics there (Prometheus text, for node_exporter's textfile collector)");
   run->footer(R"(
 A run plans, checks the guards (per binding max_rows and max_fraction; above them the
 binding is skipped unless --approved covers it or --allow-mass), then applies in
 batches, one transaction each, re-checking every record (data and operator holds) as
 it is changed. Every batch is appended to the audit chain; a certificate is written.
 
-Exit codes: 0 done, 1 failed, 2 bad input, 3 a guard skipped a binding,
-            4 refused (future date, earlier than the last run, another run active,
-              audit chain that does not verify, approved plan stale, edited,
-              already used, expired or dated in the future).
+Exit codes (docs/operations.md): 0 done, 1 failed or incomplete, 2 bad input,
+  3 a guard skipped a binding, 4 refused (future date, earlier than the last run,
+  another run active, audit chain that does not verify, approved plan stale,
+  edited, already used, expired or dated in the future), 5 a store unavailable
+  (the other stores' bindings ran). Several: the first of 4, 2, 1, 5, 3.
 
 Examples:
   retention run --config examples/cpam/config.yaml

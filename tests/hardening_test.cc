@@ -15,6 +15,7 @@
 
 #include "retention/connectors.h"
 #include "retention/deployment.h"
+#include "plan/record_facts.h"
 #include "retention/run.h"
 #include "retention/secrets.h"
 #include "support/shipped.h"

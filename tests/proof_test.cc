@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "state/audit_canonical.h"
 #include "support/demo.h"
 #include "support/process.h"
 

@@ -1,5 +1,7 @@
 #include "files/files_connector.h"
 
+#include "retention/connectors.h"
+
 #include <fcntl.h>
 #include <fnmatch.h>
 
@@ -266,5 +268,7 @@ Result<std::unique_ptr<Connector>> OpenFilesConnector(const StoreConfig& store) 
   if (!root.valid()) return files::Errno(fmt::format("files store '{}': cannot open {}", store.name, store.directory), errno);
   return std::unique_ptr<Connector>(std::make_unique<FilesConnector>(store, std::move(root)));
 }
+
+void RegisterFilesConnector(ConnectorRegistry& registry) { registry.Register("files", OpenFilesConnector); }
 
 }  // namespace retention

@@ -1,5 +1,7 @@
 #include "postgres/postgres_connector.h"
 
+#include "retention/connectors.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,7 +17,7 @@
 
 #include "retention/secrets.h"
 #include "postgres/pg_handle.h"
-#include "retention/sql_connector.h"
+#include "store/sql_connector.h"
 
 namespace retention {
 namespace {
@@ -79,7 +81,7 @@ class PostgresConnector : public SqlConnector {
     WipeSecret(&text);
     if (!conn_) return Status::IoError(fmt::format("postgres store '{}': cannot connect: out of memory", config_.name));
     if (PQstatus(conn_.get()) != CONNECTION_OK)
-      return Status::IoError(fmt::format("postgres store '{}': cannot connect: {}", config_.name,
+      return Status::Unavailable(fmt::format("postgres store '{}': cannot connect: {}", config_.name,
                                          TrimRight(PQerrorMessage(conn_.get()))));
     // Notices (e.g. "relation already exists, skipping") are not written to stderr.
     PQsetNoticeProcessor(conn_.get(), [](void*, const char*) {}, nullptr);
@@ -302,5 +304,7 @@ Result<std::unique_ptr<Connector>> OpenPostgresConnector(const StoreConfig& stor
   if (Status s = c->Open(); !s.ok()) return s;
   return std::unique_ptr<Connector>(std::move(c));
 }
+
+void RegisterPostgresConnector(ConnectorRegistry& registry) { registry.Register("postgres", OpenPostgresConnector); }
 
 }  // namespace retention

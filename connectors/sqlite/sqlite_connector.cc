@@ -1,5 +1,7 @@
 #include "sqlite/sqlite_connector.h"
 
+#include "retention/connectors.h"
+
 #include <charconv>
 #include <cctype>
 #include <map>
@@ -7,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "retention/secrets.h"
-#include "retention/sql_connector.h"
+#include "store/sql_connector.h"
 #include "store/sqlite_handle.h"
 
 namespace retention {
@@ -151,5 +153,7 @@ Result<std::unique_ptr<Connector>> OpenSqliteConnector(const StoreConfig& store)
   if (Status s = c->Open(); !s.ok()) return s;
   return std::unique_ptr<Connector>(std::move(c));
 }
+
+void RegisterSqliteConnector(ConnectorRegistry& registry) { registry.Register("sqlite", OpenSqliteConnector); }
 
 }  // namespace retention

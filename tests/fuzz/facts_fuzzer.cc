@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "retention/connector.h"
+#include "plan/record_facts.h"
 #include "retention/plan.h"
 #include "shipped.h"
 

@@ -191,15 +191,25 @@ class ConnectorRegistry {
 class Stores {
  public:
   static Result<Stores> Open(const Deployment& deployment, const ConnectorRegistry& registry);
+  // Opens every store it can: a store whose connector cannot reach it (kUnavailable,
+  // kIoError, kNotFound: a server down, a file missing) is recorded as unavailable
+  // instead, and its bindings are left out of plans and runs (exit code 5). Any other
+  // error (an unknown type, a bad setting) fails the open.
+  static Result<Stores> OpenAvailable(const Deployment& deployment, const ConnectorRegistry& registry);
   Connector* Find(const std::string& store) const;
+  // Store name → why it could not be opened (empty when every store is open).
+  const std::map<std::string, std::string>& unavailable() const { return unavailable_; }
+  // Whether the binding's store and archive store are open.
+  bool Available(const Binding& binding) const;
 
  private:
   std::map<std::string, std::shared_ptr<Connector>> connectors_;
+  std::map<std::string, std::string> unavailable_;
 };
 
 // Checks every binding's key (present and unique: CheckUniqueKey), subject, fact columns
 // and pseudonymised columns against the live schema; each problem is a diagnostic located
-// at the binding.
+// at the binding. Bindings on unavailable stores are not checked.
 Diagnostics ValidateSchemas(const Deployment& deployment, const Stores& stores);
 
 }  // namespace retention

@@ -79,11 +79,16 @@ struct Duration {
 
 // A date fact as a store gives it: "YYYY-MM-DD"; or a timestamp "YYYY-MM-DD[T ]hh:mm:ss[.f]"
 // followed by "Z" or an offset (+hh, +hh:mm, +hhmm), converted to its civil date in
-// Europe/Paris (UTC+1, UTC+2 from the last Sunday of March to the last Sunday of October
-// at 01:00 UTC, the EU rule, applied to every year); or the same timestamp without zone,
+// Europe/Paris (ParisUtcOffsetMinutes); or the same timestamp without zone,
 // a civil time already, whose date is taken as written. nullopt on anything else
 // (trailing text, impossible dates or times). Uses no process-wide time zone state.
 std::optional<Date> ParseDateFact(std::string_view text);
+
+// Europe/Paris without the process time zone (no TZ, no localtime): the offset from UTC
+// in minutes (60, or 120 in summer time, by tzdata's rules for France since 1976) at an
+// instant given in minutes since the epoch, and the civil date there.
+int ParisUtcOffsetMinutes(int64_t utc_minutes);
+Date DateInParisAt(int64_t utc_minutes);
 
 // date + duration, following the rules at the top of this file.
 Date Add(Date date, Duration duration);

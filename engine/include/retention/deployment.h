@@ -93,6 +93,14 @@ struct Deployment {
   std::vector<StoreConfig> stores;
   std::vector<Binding> bindings;
   Facts deployment_facts;      // values of deployment-wide facts
+  // retentiond's `schedule:` (docs/operations.md): a 5-field cron expression in
+  // Europe/Paris (schedule.h), the run window (0 = none; at its end a run stops after the
+  // current batch) and whether a run missed while the daemon was down is made at start.
+  struct Schedule {
+    std::string cron = "30 2 * * *";
+    int64_t max_duration_seconds = 0;
+    bool catch_up = true;
+  } schedule;
   std::string hash;            // sha256 of the configuration file's bytes
 
   const StoreConfig* FindStore(const std::string& name) const;

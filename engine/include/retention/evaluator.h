@@ -44,6 +44,13 @@ Evaluation Evaluate(const Rule& rule, const Facts& facts, Date as_of);
 // stated in the derivation, so that a deletion that relied on one says which.
 Evaluation Evaluate(const Rule& rule, const Facts& facts, Date as_of, const Facts& assumptions);
 
+// The checked entry point for library users: the rule by policy or catalog id in `set`
+// (kNotFound otherwise), the facts and assumptions checked against its vocabulary
+// (CheckFacts: unknown names and values of the wrong type are errors, not unknown
+// facts), then Evaluate. Thread-safe: a loaded PolicySet is immutable.
+Result<Evaluation> EvaluateRule(const PolicySet& set, const std::string& rule_id, const Facts& facts, Date as_of,
+                                const Facts& assumptions = {});
+
 // Several rules on one record: keep wins. Deletion is allowed only when every rule
 // allows it, from the latest of their delete dates; any hold, missing fact or manual
 // rule keeps the record. The result's rule_id lists the rules joined by '+'.

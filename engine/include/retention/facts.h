@@ -49,6 +49,14 @@ using Facts = std::map<std::string, FactValue>;
 Result<FactValue> ParseFactValue(const Vocabulary& vocabulary, const std::string& name,
                                  const std::string& text);
 
+// Parses every NAME → text pair (ParseFactValue); the first error is returned.
+Result<Facts> ParseFacts(const Vocabulary& vocabulary, const std::map<std::string, std::string>& text);
+
+// Checks facts built by a caller: every name is a fact of the vocabulary, and every value
+// has that fact's type (a flag where a date is expected is an error, never a missing
+// fact), an enumeration word one of its values. The error names the first bad fact.
+Status CheckFacts(const Vocabulary& vocabulary, const Facts& facts);
+
 std::string FactValueToString(const FactValue& value);
 const char* FactTypeName(FactType type);
 

@@ -25,6 +25,9 @@ struct OpenOptions {
   // the built-in type names (sqlite, postgres, files) are accepted and no store is opened.
   const ConnectorRegistry* registry = nullptr;
   bool open_stores = true;  // connect to every store and check the bindings' schemas
+  // A store that cannot be reached is left out (Stores::unavailable; its bindings are not
+  // planned or run: exit code 5) instead of failing the open.
+  bool allow_unavailable_stores = false;
   enum class State {
     kNone,      // do not open the state database
     kIfExists,  // open it when its file exists (a dry run before the first run)
@@ -55,5 +58,11 @@ struct OpenResult {
 // Opens a deployment. Thread-safe (no process-wide state is read or changed, besides the
 // environment variables the configuration names for keys and connection strings).
 OpenResult OpenDeployment(const OpenOptions& options);
+
+// The second half of OpenDeployment: (re)opens the stores, the state database and the
+// keys of a deployment already loaded, as `options` asks. For a daemon that keeps a
+// validated configuration and opens its resources for each run; reset `stores` and
+// `state` to close them.
+Status OpenResources(const OpenOptions& options, OpenedDeployment* opened, Diagnostics* diagnostics);
 
 }  // namespace retention

@@ -132,8 +132,5 @@ struct ExecuteOptions {
 Result<Plan> Execute(const Deployment& deployment, const PolicySet& policies, const Stores& stores,
                      const ExecuteOptions& options);
 
-// The facts of one raw record, parsed with the vocabulary; an error names the fact.
-Result<Facts> ParseRecordFacts(const Vocabulary& vocabulary, const std::vector<std::string>& names,
-                               const RawRecord& record);
 
 }  // namespace retention

@@ -1,8 +1,9 @@
 // The due condition of a rule for one as-of date, as a predicate over a binding's facts
 // that only compares a fact with a constant (DESIGN.md, "Pushdown without date arithmetic
-// in SQL"). Stores evaluate it with their indexes; the engine then evaluates the rows it
-// selects. A predicate is a superset: it may select rows that are not due (the evaluator
-// drops them), never miss one that is.
+// in SQL"), handed to a connector in ScanRequest::where. Stores evaluate it with their
+// indexes; the engine then evaluates the rows it selects. A predicate is a superset: it
+// may select rows that are not due (the evaluator drops them), never miss one that is; a
+// connector that cannot evaluate it may ignore it and return every row.
 #pragma once
 
 #include <optional>
@@ -11,7 +12,6 @@
 
 #include "retention/date.h"
 #include "retention/facts.h"
-#include "retention/policy.h"
 
 namespace retention {
 
@@ -36,14 +36,5 @@ struct Predicate {
 
   std::string ToString() const;  // readable, e.g. "fin_droits < 2021-11-22 AND NOT flag(contentieux)"
 };
-
-// The predicate "action `action` of `rule` is due on or before `as_of` and no
-// data-driven hold is active". Deployment-wide facts are folded in as constants. Null
-// when the rule never reaches that action (or is manual).
-std::optional<Predicate> DuePredicate(const Rule& rule, Phase action, Date as_of, const Facts& deployment_facts);
-
-// Whether the predicate is exact (selects only rows whose action is due) rather than a
-// superset: false when part of the rule compares two facts and was left to the evaluator.
-bool IsExactPushdown(const Rule& rule, Phase action, Date as_of, const Facts& deployment_facts);
 
 }  // namespace retention

@@ -51,6 +51,9 @@ struct RunOptions {
   const Clock* clock = &SystemClock();
   std::string certificate_dir;               // run: where certificates go ("" = beside the state database)
   std::function<void(const Progress&)> progress;
+  // run: asked before each batch; true stops the run there (recorded as interrupted,
+  // RunOutcome::interrupted; the next run goes on). For signals and run windows.
+  std::function<bool()> stop;
   std::map<std::string, std::string> pseudonymise_keys;  // binding → key
   // Passed to Execute: every evaluated record (for reports and tests).
   std::function<void(const Binding&, const RawRecord&, const Evaluation&, std::optional<Phase>)> on_record;
@@ -61,6 +64,11 @@ struct RunOutcome {
   int64_t run_id = 0;              // 0 for a plan
   bool guard_tripped = false;      // some binding was skipped by a guard
   bool incomplete = false;         // some binding left due records undone (BindingPlan::Incomplete)
+  bool interrupted = false;        // stopped between batches by RunOptions::stop
+  std::string status;              // a run's status in the state database: done, guarded, incomplete, interrupted
+  // Stores that could not be opened (Stores::OpenAvailable): their bindings were left
+  // out; store → why.
+  std::map<std::string, std::string> unavailable_stores;
   int64_t recovered_batches = 0;   // batches of an interrupted run recorded first (recover.h)
   int64_t recovered_records = 0;
   std::string certificate_json;    // paths, for a run
@@ -71,7 +79,11 @@ struct RunOutcome {
 // Exit codes of `retention run` (docs/operations.md): refused runs are errors with
 // Status codes: kFailedPrecondition (clock guard, lock, future date, an audit chain
 // that does not verify, an approved plan stale, edited, replayed, expired or dated in
-// the future).
+// the future); kUnavailable when the stores of every selected binding are unavailable.
+// Steps, in order: holds reloaded, bindings restricted to the open stores; a plan then
+// executes once; a run checks its date, takes the run lock, records interrupted batches,
+// checks the refusals, begins the run, dry-runs and applies the guards, applies in
+// batches and writes the certificate.
 Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& policies, const Stores& stores,
                              StateDb* state, const RunOptions& options);
 

@@ -154,7 +154,5 @@ class StateDb {
   std::unique_ptr<Impl> impl_;
 };
 
-// The canonical text an audit entry's hash is computed over.
-std::string AuditCanonical(const AuditEntry& entry);
 
 }  // namespace retention

@@ -8,6 +8,12 @@
 
 namespace retention {
 
+class Status;
+namespace detail {
+// Prints "retention: value() called on an error result: <message>" to stderr and aborts.
+[[noreturn]] void BadResultAccess(const Status& status) noexcept;
+}  // namespace detail
+
 class Status {
  public:
   enum class Code { kOk, kInvalidArgument, kNotFound, kIoError, kFailedPrecondition, kUnavailable, kInternal };
@@ -33,6 +39,9 @@ class Status {
   std::string message_;
 };
 
+// A value or the Status saying why there is none. Check ok() before value(): value()
+// (and * and ->) on an error is a programming error, which aborts the process with the
+// error's message (never an exception, never undefined behaviour).
 template <typename T>
 class Result {
  public:
@@ -41,17 +50,20 @@ class Result {
 
   bool ok() const { return std::holds_alternative<T>(state_); }
   explicit operator bool() const { return ok(); }
-  const T& value() const& { return std::get<T>(state_); }
-  T& value() & { return std::get<T>(state_); }
-  T&& value() && { return std::get<T>(std::move(state_)); }
+  const T& value() const& { return Checked(), *std::get_if<T>(&state_); }
+  T& value() & { return Checked(), *std::get_if<T>(&state_); }
+  T&& value() && { return Checked(), std::move(*std::get_if<T>(&state_)); }
   const T& operator*() const& { return value(); }
   T& operator*() & { return value(); }
   const T* operator->() const { return &value(); }
   T* operator->() { return &value(); }
   // The error; Status::Ok() when a value is held.
-  Status status() const { return ok() ? Status::Ok() : std::get<Status>(state_); }
+  Status status() const { return ok() ? Status::Ok() : *std::get_if<Status>(&state_); }
 
  private:
+  void Checked() const {
+    if (!ok()) detail::BadResultAccess(*std::get_if<Status>(&state_));
+  }
   std::variant<T, Status> state_;
 };
 

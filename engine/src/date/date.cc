@@ -101,10 +101,12 @@ std::optional<int> ParseUtcOffset(std::string_view z) {
   return (z[0] == '-' ? -1 : 1) * (h * 60 + m);
 }
 
-// Minutes since the epoch (UTC) at 01:00 UTC on the last Sunday of `month` of `year`.
+int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// Minutes since the epoch (UTC) at 01:00 UTC on a Sunday.
+int64_t SundayAt1Utc(chr::sys_days day) { return int64_t{day.time_since_epoch().count()} * 1440 + 60; }
 int64_t LastSundayAt1Utc(int year, chr::month month) {
-  chr::sys_days day{chr::year_month_weekday_last{chr::year{year}, month, chr::weekday_last{chr::Sunday}}};
-  return int64_t{day.time_since_epoch().count()} * 1440 + 60;
+  return SundayAt1Utc(chr::year_month_weekday_last{chr::year{year}, month, chr::weekday_last{chr::Sunday}});
 }
 
 }  // namespace
@@ -119,11 +121,30 @@ std::optional<Date> ParseDateFact(std::string_view text) {
   if (zone.empty()) return date;  // a civil time already
   auto offset = ParseUtcOffset(zone);
   if (!offset) return std::nullopt;
-  int64_t utc = int64_t{date->days_since_epoch()} * 1440 + *minutes - *offset;
-  int year = Date::FromDaysSinceEpoch(utc / 1440).year();  // the UTC year, up to a day
-  bool summer = utc >= LastSundayAt1Utc(year, chr::March) && utc < LastSundayAt1Utc(year, chr::October);
-  int64_t paris = utc + (summer ? 120 : 60);
-  return Date::FromDaysSinceEpoch(paris >= 0 ? paris / 1440 : -((-paris + 1439) / 1440));
+  return DateInParisAt(int64_t{date->days_since_epoch()} * 1440 + *minutes - *offset);
+}
+
+int ParisUtcOffsetMinutes(int64_t utc_minutes) {
+  int year = Date::FromDaysSinceEpoch(FloorDiv(utc_minutes, 1440)).year();  // the UTC year, up to a day
+  // France's summer time (tzdata's Europe/Paris since 1976): changes at 01:00 UTC.
+  int64_t start = 0, end = 0;
+  if (year < 1976) return 60;
+  if (year == 1976) {
+    start = SundayAt1Utc(chr::sys_days{chr::year{1976} / chr::March / 28});
+    end = SundayAt1Utc(chr::sys_days{chr::year{1976} / chr::September / 26});
+  } else if (year <= 1980) {  // first Sunday of April to the last of September (1 October 1978)
+    start = SundayAt1Utc(chr::year_month_weekday{chr::year{year}, chr::April, chr::weekday_indexed{chr::Sunday, 1}});
+    end = year == 1978 ? SundayAt1Utc(chr::sys_days{chr::year{1978} / chr::October / 1})
+                       : LastSundayAt1Utc(year, chr::September);
+  } else {  // the last Sunday of March, to the last of September until 1995, of October since
+    start = LastSundayAt1Utc(year, chr::March);
+    end = LastSundayAt1Utc(year, year <= 1995 ? chr::September : chr::October);
+  }
+  return utc_minutes >= start && utc_minutes < end ? 120 : 60;
+}
+
+Date DateInParisAt(int64_t utc_minutes) {
+  return Date::FromDaysSinceEpoch(FloorDiv(utc_minutes + ParisUtcOffsetMinutes(utc_minutes), 1440));
 }
 
 std::string Date::ToString() const {

@@ -3,12 +3,14 @@
 #include "retention/connector.h"
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <regex>
 
 #include <fmt/format.h>
 
 #include "crypto/digest.h"
+#include "retention/schedule.h"
 #include "yaml/yaml_reader.h"
 
 namespace retention {
@@ -42,7 +44,7 @@ class DeploymentReader {
 
   void Read(const YAML::Node& root, Deployment* d) {
     r_.CheckMap(root, "a deployment", {"policies", "state", "audit_key", "audit_anchor", "certificate_key", "deployment_facts",
-                 "stores", "bindings"},
+                 "stores", "bindings", "schedule"},
                 {"state", "stores", "bindings"});
     if (!root.IsMap()) return;
     d->policies_dir = Resolve(r_.String(root, "policies").value_or(""));
@@ -54,6 +56,7 @@ class DeploymentReader {
       }
     }
     ReadProofSettings(root, d);
+    if (YAML::Node sched = root["schedule"]) ReadSchedule(sched, d);
     if (YAML::Node facts = root["deployment_facts"]) ReadDeploymentFacts(facts, d);
     YAML::Node stores = root["stores"];
     if (stores && !stores.IsMap()) r_.Error(stores, "'stores' must be a map of store name to its settings");
@@ -107,6 +110,34 @@ class DeploymentReader {
     if (YAML::Node k = root["certificate_key"]; k && r_.CheckMap(k, "certificate_key", {"private", "public"}, {"private"})) {
       d->certificate_key_file = Resolve(r_.String(k, "private").value_or(""));
       d->certificate_public_key_file = Resolve(r_.String(k, "public").value_or(""));
+    }
+  }
+
+  // `schedule: {cron: "30 2 * * *", max_duration: 2h, catch_up: true}`.
+  void ReadSchedule(const YAML::Node& node, Deployment* d) {
+    if (!r_.CheckMap(node, "schedule", {"cron", "max_duration", "catch_up"}, {})) return;
+    if (auto cron = r_.String(node, "cron")) {
+      if (auto parsed = CronSchedule::Parse(*cron); parsed.ok()) d->schedule.cron = *cron;
+      else r_.Error(node["cron"], parsed.status().message());
+    }
+    if (auto window = r_.String(node, "max_duration")) {
+      auto seconds = ParseWindow(*window);
+      if (seconds) d->schedule.max_duration_seconds = *seconds;
+      else r_.Error(node["max_duration"], fmt::format("max_duration '{}': expected a number of hours, minutes or "
+                                                      "seconds (2h, 90m, 3600s)", *window));
+    }
+    d->schedule.catch_up = r_.Bool(node, "catch_up").value_or(true);
+  }
+
+  static std::optional<int64_t> ParseWindow(const std::string& text) {
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc() || n <= 0 || end + 1 != text.data() + text.size()) return std::nullopt;
+    switch (*end) {
+      case 'h': return n * 3600;
+      case 'm': return n * 60;
+      case 's': return n;
+      default: return std::nullopt;
     }
   }
 

@@ -19,7 +19,8 @@ bool Merge(Diagnostics& to, Diagnostics from) {
 
 Status OpenStores(const OpenOptions& o, OpenedDeployment& d, Diagnostics& diagnostics) {
   if (!o.registry) return Status::InvalidArgument("opening the stores needs a connector registry");
-  auto stores = Stores::Open(d.deployment, *o.registry);
+  auto stores = o.allow_unavailable_stores ? Stores::OpenAvailable(d.deployment, *o.registry)
+                                           : Stores::Open(d.deployment, *o.registry);
   if (!stores.ok()) return stores.status();
   d.stores.emplace(std::move(*stores));
   if (Merge(diagnostics, ValidateSchemas(d.deployment, *d.stores)))
@@ -54,6 +55,13 @@ Status ReadPseudonymiseKeys(OpenedDeployment& d) {
 
 }  // namespace
 
+Status OpenResources(const OpenOptions& o, OpenedDeployment* d, Diagnostics* diagnostics) {
+  Status s = o.open_stores ? OpenStores(o, *d, *diagnostics) : Status::Ok();
+  if (s.ok()) s = OpenState(o, *d);
+  if (s.ok() && o.pseudonymise_keys) s = ReadPseudonymiseKeys(*d);
+  return s;
+}
+
 OpenResult OpenDeployment(const OpenOptions& o) {
   OpenResult out;
   if (o.config.empty()) {
@@ -79,10 +87,7 @@ OpenResult OpenDeployment(const OpenOptions& o) {
     return out;
   }
   d->deployment = std::move(load.deployment);
-  Status s = o.open_stores ? OpenStores(o, *d, out.diagnostics) : Status::Ok();
-  if (s.ok()) s = OpenState(o, *d);
-  if (s.ok() && o.pseudonymise_keys) s = ReadPseudonymiseKeys(*d);
-  if (!s.ok()) {
+  if (Status s = OpenResources(o, d.get(), &out.diagnostics); !s.ok()) {
     out.status = std::move(s);
     return out;
   }

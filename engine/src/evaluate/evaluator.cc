@@ -269,6 +269,15 @@ Evaluation Evaluate(const Rule& rule, const Facts& facts, Date as_of) {
   return out;
 }
 
+Result<Evaluation> EvaluateRule(const PolicySet& set, const std::string& rule_id, const Facts& facts, Date as_of,
+                                const Facts& assumptions) {
+  const Rule* rule = set.FindRule(rule_id);
+  if (!rule) return Status::NotFound(fmt::format("unknown rule '{}' (no policy rule or catalog id)", rule_id));
+  if (Status s = CheckFacts(set.vocabulary, facts); !s.ok()) return s;
+  if (Status s = CheckFacts(set.vocabulary, assumptions); !s.ok()) return Status::InvalidArgument("assumption: " + s.message());
+  return Evaluate(*rule, facts, as_of, assumptions);
+}
+
 Evaluation Evaluate(const Rule& rule, const Facts& facts, Date as_of, const Facts& assumptions) {
   if (assumptions.empty()) return Evaluate(rule, facts, as_of);
   Facts merged = facts;

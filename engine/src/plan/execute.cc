@@ -4,6 +4,8 @@
 
 #include "crypto/digest.h"
 #include "retention/plan.h"
+#include "plan/pushdown.h"
+#include "plan/record_facts.h"
 #include "retention/predicate.h"
 
 namespace retention {

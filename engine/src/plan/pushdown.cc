@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "policy/compiled_rule.h"
-#include "retention/predicate.h"
+#include "plan/pushdown.h"
 
 namespace retention {
 namespace {

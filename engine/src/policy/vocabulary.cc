@@ -51,6 +51,37 @@ Result<FactValue> ParseFactValue(const Vocabulary& vocabulary, const std::string
   return Status::Internal("unreachable");
 }
 
+Result<Facts> ParseFacts(const Vocabulary& vocabulary, const std::map<std::string, std::string>& text) {
+  Facts facts;
+  for (const auto& [name, value] : text) {
+    auto v = ParseFactValue(vocabulary, name, value);
+    if (!v.ok()) return v.status();
+    facts.emplace(name, std::move(*v));
+  }
+  return facts;
+}
+
+Status CheckFacts(const Vocabulary& vocabulary, const Facts& facts) {
+  static constexpr FactType kTypeOfIndex[] = {FactType::kDate, FactType::kFlag, FactType::kEnum};  // FactValue's order
+  for (const auto& [name, value] : facts) {
+    const FactDefinition* def = vocabulary.Find(name);
+    if (!def) return Status::InvalidArgument(fmt::format("unknown fact '{}'", name));
+    FactType given = kTypeOfIndex[value.index()];
+    if (given != def->type)
+      return Status::InvalidArgument(fmt::format("fact '{}' is {} {}, not {} {} ('{}')", name,
+                                                 def->type == FactType::kEnum ? "an" : "a", FactTypeName(def->type),
+                                                 given == FactType::kEnum ? "an" : "a", FactTypeName(given),
+                                                 FactValueToString(value)));
+    if (def->type == FactType::kEnum) {
+      const auto& word = std::get<std::string>(value);
+      if (std::find(def->values.begin(), def->values.end(), word) == def->values.end())
+        return Status::InvalidArgument(
+            fmt::format("fact '{}': '{}' is not one of {}", name, word, fmt::join(def->values, ", ")));
+    }
+  }
+  return Status::Ok();
+}
+
 Vocabulary LoadVocabulary(const std::string& path, Diagnostics* diagnostics) {
   Vocabulary vocabulary;
   internal::YamlReader reader(path, diagnostics);

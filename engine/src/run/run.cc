@@ -18,6 +18,16 @@ using nlohmann::ordered_json;
 
 namespace {
 
+// What every step of a plan or run reads.
+struct RunContext {
+  const Deployment& deployment;
+  const PolicySet& policies;
+  const Stores& stores;
+  StateDb* state;  // null for a plan without a state database
+  const RunOptions& o;
+  Date today, as_of;
+};
+
 // Bindings whose due count exceeds their guard are blocked, unless an approved plan
 // covers them (then it bounds them) or --allow-mass overrides them (recorded).
 void ApplyGuards(const Plan& dry, const Deployment& d, const RunOptions& o, ExecuteOptions* exec, bool* tripped,
@@ -59,8 +69,8 @@ ordered_json CountsJson(const Plan& plan) {
 
 // A plan; with an approval key, also the plan to save for approval (the digests of
 // exactly the records it counts as due).
-Result<RunOutcome> MakePlan(const Deployment& deployment, const PolicySet& policies, const Stores& stores,
-                            const RunOptions& o, ExecuteOptions exec, Date today) {
+Result<RunOutcome> MakePlan(const RunContext& c, ExecuteOptions exec) {
+  const RunOptions& o = c.o;
   RunOutcome out;
   internal::DueDigests due;
   if (!o.approval_key.empty()) {
@@ -74,7 +84,7 @@ Result<RunOutcome> MakePlan(const Deployment& deployment, const PolicySet& polic
       due[b.name][*a].push_back(internal::HmacSha256Hex(o.approval_key, r.key));
     };
   }
-  auto plan = Execute(deployment, policies, stores, exec);
+  auto plan = Execute(c.deployment, c.policies, c.stores, exec);
   if (!plan.ok()) return plan.status();
   out.plan = std::move(*plan);
   if (o.approval_key.empty()) return out;
@@ -83,7 +93,7 @@ Result<RunOutcome> MakePlan(const Deployment& deployment, const PolicySet& polic
       if (static_cast<int64_t>(due[b.binding][action].size()) != summary.count)
         return Status::Internal(fmt::format("binding {}: the approval lists {} {} records, the plan counts {}", b.binding,
                                             due[b.binding][action].size(), PhaseName(action), summary.count));
-  out.approval_json = internal::ApprovalJson(out.plan, due, o.approval_key, today, o.approval_days);
+  out.approval_json = internal::ApprovalJson(out.plan, due, o.approval_key, c.today, o.approval_days);
   return out;
 }
 
@@ -141,12 +151,18 @@ Status RecordProof(StateDb* state, int64_t run_id, const RunOptions& o, const Pl
 
 // The apply pass: batches audited in the state database's transaction.
 void PrepareApply(StateDb* state, int64_t run_id, const std::string& policy_hash, const RunOptions& o,
-                  ExecuteOptions* exec) {
+                  ExecuteOptions* exec, bool* stopped) {
   exec->apply = true;
   exec->on_record = o.on_record;
   exec->run_id = fmt::format("run-{}", run_id);
   exec->key_digest = [state](const std::string& key) { return state->Digest(key); };
-  exec->before_batch = [state] { return state->BeginBatch(); };
+  exec->before_batch = [state, stop = o.stop, stopped] {
+    if (stop && stop()) {
+      *stopped = true;
+      return Status::FailedPrecondition("stopped before the next batch");
+    }
+    return state->BeginBatch();
+  };
   exec->abort_batch = [state] { state->AbortBatch(); };
   exec->on_batch = [state, run_id, policy_hash](const AppliedBatch& batch) {
     if (!batch.keys.empty())
@@ -172,8 +188,14 @@ Status Finish(const Deployment& deployment, StateDb* state, const RunOptions& o,
   out->incomplete = std::any_of(out->plan.bindings.begin(), out->plan.bindings.end(),
                                 [](const BindingPlan& b) { return b.Incomplete(); });
   std::string status = out->guard_tripped ? "guarded" : out->incomplete ? "incomplete" : "done";
+  out->status = status;
   ordered_json counts;
   counts["bindings"] = CountsJson(out->plan);
+  if (!out->unavailable_stores.empty()) {
+    ordered_json down = ordered_json::array();
+    for (const auto& [store, why] : out->unavailable_stores) down.push_back(store);
+    counts["unavailable_stores"] = down;
+  }
   if (Status s = state->EndRun(out->run_id, status, counts.dump()); !s.ok()) return s;
   std::string dir = o.certificate_dir.empty()
                         ? (fs::path(deployment.state_path).parent_path() / "certificates").string()
@@ -196,62 +218,110 @@ Status RecoverJournals(const Deployment& d, const PolicySet& policies, const Sto
   return Status::Ok();
 }
 
+// What a plan and a run share: the as-of date, the bindings, holds, progress and keys.
+ExecuteOptions BaseExecuteOptions(const RunContext& c) {
+  ExecuteOptions exec;
+  exec.as_of = c.as_of;
+  exec.only_bindings = c.o.only_bindings;
+  exec.full_scan = c.o.full_scan && !c.o.apply;
+  exec.holds = c.state ? &c.state->holds() : nullptr;
+  exec.progress = c.o.progress;
+  exec.pseudonymise_keys = c.o.pseudonymise_keys;
+  exec.on_record = c.o.on_record;
+  return exec;
+}
+
+// Whether `only` (ExecuteOptions::only_bindings) selects the binding, as Execute does.
+bool Selected(const std::vector<std::string>& only, const std::string& name) {
+  auto has = [&](const std::string& n) { return std::find(only.begin(), only.end(), n) != only.end(); };
+  return only.empty() || has(name) || has(name.substr(0, name.find('@')));
+}
+
+// With stores unavailable, only the bindings whose stores are open are planned or run;
+// when none is left, nothing is (Status::Unavailable).
+Status RestrictToAvailable(const Deployment& d, const Stores& stores, ExecuteOptions* exec) {
+  if (stores.unavailable().empty()) return Status::Ok();
+  std::vector<std::string> names, down;
+  for (const auto& b : d.bindings)
+    if (Selected(exec->only_bindings, b.name) && stores.Available(b)) names.push_back(b.name);
+  for (const auto& [store, why] : stores.unavailable()) down.push_back(fmt::format("{} ({})", store, why));
+  if (names.empty())
+    return Status::Unavailable(fmt::format("no binding can be planned or run: store(s) unavailable: {}",
+                                           fmt::join(down, "; ")));
+  exec->only_bindings = std::move(names);
+  return Status::Ok();
+}
+
+// A run dated in the future is refused (plans may forecast).
+Status CheckRunDate(const RunContext& c) {
+  if (!c.state) return Status::InvalidArgument("a run needs the state database");
+  if (c.as_of <= c.today) return Status::Ok();
+  return Status::FailedPrecondition(fmt::format("a run cannot be dated in the future ({} is after today, {}); use "
+                                                "`retention plan --as-of` for forecasts", c.as_of.ToString(),
+                                                c.today.ToString()));
+}
+
+// The dry-run a run makes first, and the guards it trips; records how the run was allowed.
+Status PlanAndGuard(const RunContext& c, ExecuteOptions* exec, RunOutcome* out, RunProof* proof) {
+  exec->on_record = nullptr;
+  auto dry = Execute(c.deployment, c.policies, c.stores, *exec);
+  if (!dry.ok()) return dry.status();
+  ordered_json overridden = ordered_json::object();
+  ApplyGuards(*dry, c.deployment, c.o, exec, &out->guard_tripped, &overridden);
+  return RecordProof(c.state, out->run_id, c.o, *dry, overridden, proof);
+}
+
+// A run, under the run lock: interrupted batches recorded first, every refusal, then
+// the run's dry-run and guards, the apply pass and the certificate.
+Result<RunOutcome> RunLocked(const RunContext& c, ExecuteOptions exec) {
+  if (Status s = CheckRunDate(c); !s.ok()) return s;
+  if (Status s = c.state->LockForRun(); !s.ok()) return s;
+  struct Unlock {
+    StateDb* s;
+    ~Unlock() { s->Unlock(); }
+  } unlock{c.state};
+  RunOutcome out;
+  if (Status s = RecoverJournals(c.deployment, c.policies, c.stores, c.state, &out); !s.ok()) return s;
+  if (Status s = CheckRun(c.deployment, c.policies, *c.state, c.o, c.today, c.as_of); !s.ok()) return s;
+  auto run_id = c.state->BeginRun(c.as_of, c.policies.hash, c.deployment.hash, "running");
+  if (!run_id.ok()) return run_id.status();
+  out.run_id = *run_id;
+  RunProof proof;
+  bool stopped = false;
+  Status s = PlanAndGuard(c, &exec, &out, &proof);
+  if (s.ok()) {
+    PrepareApply(c.state, out.run_id, c.policies.hash, c.o, &exec, &stopped);
+    auto applied = Execute(c.deployment, c.policies, c.stores, exec);
+    if (applied.ok()) out.plan = std::move(*applied);
+    s = applied.status();
+  }
+  if (s.ok()) {
+    out.unavailable_stores = c.stores.unavailable();
+    if (Status f = Finish(c.deployment, c.state, c.o, proof, &out); !f.ok()) return f;
+    return out;
+  }
+  // Stopped between batches (RunOptions::stop): every applied batch is audited; the
+  // next run goes on from there.
+  out.interrupted = stopped;
+  out.status = stopped ? "interrupted" : "failed";
+  c.state->EndRun(out.run_id, out.status, "{}");
+  if (stopped) return out;
+  return s;
+}
+
 }  // namespace
 
 Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& policies, const Stores& stores,
                              StateDb* state, const RunOptions& o) {
-  Date today = o.clock->Today();
-  Date as_of = o.as_of.value_or(today);
+  RunContext ctx{deployment, policies, stores, state, o, o.clock->Today(), {}};
+  ctx.as_of = o.as_of.value_or(ctx.today);
   if (state)
     if (Status s = state->ReloadHolds(); !s.ok()) return s;
-  ExecuteOptions exec;
-  exec.as_of = as_of;
-  exec.only_bindings = o.only_bindings;
-  exec.full_scan = o.full_scan && !o.apply;
-  exec.holds = state ? &state->holds() : nullptr;
-  exec.progress = o.progress;
-  exec.pseudonymise_keys = o.pseudonymise_keys;
-  exec.on_record = o.on_record;
-  if (!o.apply) return MakePlan(deployment, policies, stores, o, exec, today);
-
-  // A run: every refusal happens before anything changes.
-  if (!state) return Status::InvalidArgument("a run needs the state database");
-  if (as_of > today)
-    return Status::FailedPrecondition(fmt::format("a run cannot be dated in the future ({} is after today, {}); "
-                                                  "use `retention plan --as-of` for forecasts", as_of.ToString(),
-                                                  today.ToString()));
-  if (Status s = state->LockForRun(); !s.ok()) return s;
-  struct Unlock {
-    StateDb* s;
-    ~Unlock() { s->Unlock(); }
-  } unlock{state};
-  RunOutcome out;
-  // Batches an interrupted run changed but never recorded are recorded first; then the
-  // whole chain, recovered entries included, must verify.
-  if (Status s = RecoverJournals(deployment, policies, stores, state, &out); !s.ok()) return s;
-  if (Status s = CheckRun(deployment, policies, *state, o, today, as_of); !s.ok()) return s;
-  auto run_id = state->BeginRun(as_of, policies.hash, deployment.hash, "running");
-  if (!run_id.ok()) return run_id.status();
-  out.run_id = *run_id;
-  auto fail = [&](Status s) {
-    state->EndRun(out.run_id, "failed", "{}");
-    return s;
-  };
-
-  // The same plan as a dry-run, to check the guards.
-  exec.on_record = nullptr;
-  auto dry = Execute(deployment, policies, stores, exec);
-  if (!dry.ok()) return fail(dry.status());
-  ordered_json overridden = ordered_json::object();
-  ApplyGuards(*dry, deployment, o, &exec, &out.guard_tripped, &overridden);
-  RunProof proof;
-  if (Status s = RecordProof(state, out.run_id, o, *dry, overridden, &proof); !s.ok()) return fail(s);
-
-  PrepareApply(state, out.run_id, policies.hash, o, &exec);
-  auto applied = Execute(deployment, policies, stores, exec);
-  if (!applied.ok()) return fail(applied.status());
-  out.plan = std::move(*applied);
-  if (Status s = Finish(deployment, state, o, proof, &out); !s.ok()) return s;
+  ExecuteOptions exec = BaseExecuteOptions(ctx);
+  std::map<std::string, std::string> unavailable = stores.unavailable();
+  if (Status s = RestrictToAvailable(deployment, stores, &exec); !s.ok()) return s;
+  Result<RunOutcome> out = o.apply ? RunLocked(ctx, std::move(exec)) : MakePlan(ctx, std::move(exec));
+  if (out.ok()) out->unavailable_stores = std::move(unavailable);
   return out;
 }
 

@@ -9,6 +9,8 @@
 #include <map>
 
 #include <fmt/format.h>
+
+#include "state/audit_canonical.h"
 #include <nlohmann/json.hpp>
 
 #include "state/state_db.h"

@@ -30,6 +30,27 @@ Result<Stores> Stores::Open(const Deployment& deployment, const ConnectorRegistr
   return stores;
 }
 
+Result<Stores> Stores::OpenAvailable(const Deployment& deployment, const ConnectorRegistry& registry) {
+  Stores stores;
+  for (const auto& s : deployment.stores) {
+    auto c = registry.Open(s);
+    if (c.ok()) {
+      stores.connectors_[s.name] = std::shared_ptr<Connector>(std::move(c).value().release());
+      continue;
+    }
+    // A server down, a file or directory missing: unavailable. A bad setting: an error.
+    Status::Code code = c.status().code();
+    if (code != Status::Code::kUnavailable && code != Status::Code::kIoError && code != Status::Code::kNotFound)
+      return c.status();
+    stores.unavailable_[s.name] = c.status().message();
+  }
+  return stores;
+}
+
+bool Stores::Available(const Binding& b) const {
+  return Find(b.store) && (!b.archive || Find(b.archive->store));
+}
+
 Connector* Stores::Find(const std::string& store) const {
   auto it = connectors_.find(store);
   return it == connectors_.end() ? nullptr : it->second.get();
@@ -38,6 +59,8 @@ Connector* Stores::Find(const std::string& store) const {
 Diagnostics ValidateSchemas(const Deployment& deployment, const Stores& stores) {
   Diagnostics out;
   for (const auto& b : deployment.bindings) {
+    auto down = [&](const std::string& store) { return stores.unavailable().count(store) > 0; };
+    if (down(b.store) || (b.archive && down(b.archive->store))) continue;
     auto error = [&](std::string message) {
       out.push_back({b.file, b.line, 5, Diagnostic::Severity::kError, fmt::format("binding '{}': {}", b.name, message)});
     };

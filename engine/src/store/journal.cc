@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "retention/sql_connector.h"
+#include "store/sql_connector.h"
 
 namespace retention {
 namespace {

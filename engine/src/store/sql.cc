@@ -1,4 +1,4 @@
-#include "retention/sql.h"
+#include "store/sql.h"
 
 #include <fmt/format.h>
 

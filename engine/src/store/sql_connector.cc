@@ -1,4 +1,4 @@
-#include "retention/sql_connector.h"
+#include "store/sql_connector.h"
 
 #include <algorithm>
 #include <map>

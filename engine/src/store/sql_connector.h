@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "retention/connector.h"
-#include "retention/sql.h"
+#include "store/sql.h"
 
 namespace retention {
 
