@@ -20,7 +20,8 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/engine/include/retention ${PROJECT_SOURC
 install(EXPORT retentionTargets NAMESPACE retention:: DESTINATION ${RETENTION_CMAKE_DIR})
 
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/retentionConfig.cmake.in
-  ${PROJECT_BINARY_DIR}/retentionConfig.cmake INSTALL_DESTINATION ${RETENTION_CMAKE_DIR})
+  ${PROJECT_BINARY_DIR}/retentionConfig.cmake INSTALL_DESTINATION ${RETENTION_CMAKE_DIR}
+  PATH_VARS CMAKE_INSTALL_DATADIR)
 # 0.x: a minor version may change the API, so only the same minor version is compatible.
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/retentionConfigVersion.cmake
   COMPATIBILITY SameMinorVersion)
@@ -41,4 +42,7 @@ install(FILES ${PROJECT_BINARY_DIR}/retention.pc DESTINATION ${CMAKE_INSTALL_LIB
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/policies/ DESTINATION ${CMAKE_INSTALL_DATADIR}/retention/policies)
 if(RETENTION_BUILD_CLI)
   install(TARGETS retention RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  if(TARGET retentiond)
+    install(TARGETS retentiond RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  endif()
 endif()

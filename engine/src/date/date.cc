@@ -129,9 +129,9 @@ int ParisUtcOffsetMinutes(int64_t utc_minutes) {
   // France's summer time (tzdata's Europe/Paris since 1976): changes at 01:00 UTC.
   int64_t start = 0, end = 0;
   if (year < 1976) return 60;
-  if (year == 1976) {
-    start = SundayAt1Utc(chr::sys_days{chr::year{1976} / chr::March / 28});
-    end = SundayAt1Utc(chr::sys_days{chr::year{1976} / chr::September / 26});
+  if (year == 1976) {  // France's own first year: 28 March 00:00 UTC to 25 September 23:00 UTC
+    start = SundayAt1Utc(chr::sys_days{chr::year{1976} / chr::March / 28}) - 60;
+    end = SundayAt1Utc(chr::sys_days{chr::year{1976} / chr::September / 26}) - 120;
   } else if (year <= 1980) {  // first Sunday of April to the last of September (1 October 1978)
     start = SundayAt1Utc(chr::year_month_weekday{chr::year{year}, chr::April, chr::weekday_indexed{chr::Sunday, 1}});
     end = year == 1978 ? SundayAt1Utc(chr::sys_days{chr::year{1978} / chr::October / 1})

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "retention/date.h"
+
 namespace retention {
 namespace {
 
@@ -81,7 +83,6 @@ Status ParseField(const std::string& text, const Field& f, uint64_t* mask) {
 }
 
 Instant SummerTimeStart(year y) { return Instant{sys_days{y / March / Sunday[last]} + hours{1}}; }
-Instant SummerTimeEnd(year y) { return Instant{sys_days{y / October / Sunday[last]} + hours{1}}; }
 
 // A civil time in Paris, held as if it were UTC.
 using Wall = sys_seconds;
@@ -108,8 +109,8 @@ bool SomeDayExists(const std::bitset<32>& days, const std::bitset<13>& months) {
 }  // namespace
 
 seconds ParisUtcOffset(Instant t) {
-  year y = year_month_day{floor<days>(t)}.year();
-  return t >= SummerTimeStart(y) && t < SummerTimeEnd(y) ? hours{2} : hours{1};
+  // date.h: the one rule for Paris.
+  return minutes{retention::ParisUtcOffsetMinutes(floor<minutes>(t).time_since_epoch().count())};
 }
 
 Result<CronSchedule> CronSchedule::Parse(const std::string& expression) {
