@@ -17,5 +17,7 @@ void AddHoldCommand(CLI::App& app, SetAction set_action);
 void AddAuditCommand(CLI::App& app, SetAction set_action);
 void AddDemoCommand(CLI::App& app, SetAction set_action);
 void AddRunsCommand(CLI::App& app, SetAction set_action);
+// `report`, `subject`, and `policies report` (after AddPoliciesCommand).
+void AddReportCommands(CLI::App& app, SetAction set_action);
 
 }  // namespace retention::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   AddAuditCommand(app, set_action);
   AddRunsCommand(app, set_action);
   AddDemoCommand(app, set_action);
+  AddReportCommands(app, set_action);
   try {
     app.parse(argc, argv);
     return action ? action() : kExitOk;

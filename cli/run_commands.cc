@@ -11,6 +11,7 @@
 #include "common.h"
 #include "deployment_loader.h"
 #include "observability.h"
+#include "retention/report.h"
 #include "retention/run.h"
 #include "retention/secrets.h"
 
@@ -76,6 +77,16 @@ int RunPlan(const PlanRunOptions& o) {
     if (!f) throw Exit{kExitBadInput, fmt::format("cannot write {}", o.save)};
   }
   std::cout << (o.format == "json" ? json + "\n" : PlanToText(out->plan));
+  if (o.format != "json" && loaded->state) {
+    // Every hold in force, named, even one that keeps nothing due today (op.hd 0).
+    auto holds = HoldsInForce(loaded->deployment, out->plan, *loaded->state);
+    if (holds.ok() && !holds->empty()) {
+      std::cout << "\nOperator holds in force (op.hd: due records they keep):\n";
+      for (const auto& h : *holds)
+        std::cout << fmt::format("  #{} {} {} by {}: {} (bindings: {})\n", h.id, h.kind, h.target,
+                                 h.author.empty() ? "?" : h.author, h.reason, fmt::join(h.bindings, ", "));
+    }
+  }
   if (!o.save.empty() && o.format != "json")
     std::cout << fmt::format("\nSaved to {} (valid {} days, once): review it, then `retention run --config {} --approved {} "
                              "--approved-by NAME`.\n", o.save, o.expires, o.config, o.save);

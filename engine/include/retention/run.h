@@ -87,6 +87,10 @@ struct RunOutcome {
 Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& policies, const Stores& stores,
                              StateDb* state, const RunOptions& options);
 
+// Why a run would skip this binding (its blast-radius guard: max_rows, max_fraction),
+// "" when it would not. The one guard test, shared by runs and reports.
+std::string GuardReason(const BindingPlan& plan, const Binding& binding);
+
 std::string PlanToJson(const Plan& plan);
 Result<ApprovedPlan> ParseApprovedPlan(const std::string& json);
 std::string PlanToText(const Plan& plan);

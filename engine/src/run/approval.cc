@@ -33,7 +33,7 @@ ordered_json PlanWithoutKeys(const Plan& plan) {
     if (b.contains("due"))
       for (auto& [action, summary] : b["due"].items()) summary.erase("sample_keys");
     for (const char* field : {"held", "operator_held"})
-      if (b.contains(field)) b[field].erase("sample_keys");
+      if (b.contains(field) && b[field].is_object()) b[field].erase("sample_keys");  // null: not computed (--fast)
   }
   return j;
 }

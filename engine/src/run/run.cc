@@ -41,14 +41,7 @@ void ApplyGuards(const Plan& dry, const Deployment& d, const RunOptions& o, Exec
         for (const auto& [action, set] : it->second) limits[action] = set.count;
       continue;
     }
-    int64_t due = bp.DueTotal();
-    double fraction = bp.total_rows ? static_cast<double>(due) / static_cast<double>(bp.total_rows) : 0;
-    std::string why;
-    if (due > b->guard.max_rows)
-      why = fmt::format("{} rows due, above max_rows {}", due, b->guard.max_rows);
-    else if (due > 0 && fraction > b->guard.max_fraction)
-      why = fmt::format("{} of {} rows due ({:.1f}%), above max_fraction {:.1f}%", due, bp.total_rows, 100 * fraction,
-                        100 * b->guard.max_fraction);
+    std::string why = GuardReason(bp, *b);
     if (why.empty()) continue;
     if (o.allow_mass) {
       (*overridden)[bp.binding] = why;
@@ -356,13 +349,16 @@ std::string PlanToJson(const Plan& plan) {
     ordered_json due = ordered_json::object();
     for (const auto& [p, s] : b.due) due[PhaseName(p)] = {{"count", s.count}, {"sample_keys", s.sample_keys}};
     x["due"] = due;
-    x["scheduled"] = b.scheduled;
-    x["held"] = {{"count", b.held.count}, {"sample_keys", b.held.sample_keys}};
+    // A fast plan reads only the records due: what is scheduled, held by data, missing
+    // a fact or in no case was not computed (null, never 0).
+    bool all = plan.full_scan;
+    x["scheduled"] = all ? ordered_json(b.scheduled) : ordered_json(nullptr);
+    x["held"] = all ? ordered_json{{"count", b.held.count}, {"sample_keys", b.held.sample_keys}} : ordered_json(nullptr);
     x["operator_held"] = {{"count", b.operator_held.count}, {"sample_keys", b.operator_held.sample_keys}};
-    x["missing_facts"] = b.missing;
+    x["missing_facts"] = all ? ordered_json(b.missing) : ordered_json(nullptr);
     x["assumptions"] = b.assumptions;
     x["due_relying_on_assumptions"] = b.assumed;
-    x["no_case"] = b.no_case;
+    x["no_case"] = all ? ordered_json(b.no_case) : ordered_json(nullptr);
     x["invalid_facts"] = b.invalid_facts;
     if (!b.errors.empty()) x["errors"] = b.errors;
     if (!b.applied.empty()) {
@@ -423,9 +419,10 @@ std::string PlanToText(const Plan& plan) {
     };
     int64_t missing = 0;
     for (const auto& [f, n] : b.missing) missing += n;
+    auto computed = [&](int64_t n) { return plan.full_scan ? std::to_string(n) : std::string("n/c"); };
     out += fmt::format("{:<30} {:<28} {:>9} {:>8} {:>8} {:>8} {:>6} {:>6} {:>8}\n", b.binding, b.rule_id, b.total_rows,
-                       due(Phase::kArchive), due(Phase::kPseudonymise), due(Phase::kDelete), b.held.count,
-                       b.operator_held.count, missing);
+                       due(Phase::kArchive), due(Phase::kPseudonymise), due(Phase::kDelete), computed(b.held.count),
+                       b.operator_held.count, computed(missing));
     for (const auto& [p, s] : b.due)
       if (!s.sample_keys.empty())
         out += fmt::format("    {} e.g. keys {}\n", PhaseName(p), OneLine(s.sample_keys));
@@ -449,6 +446,10 @@ std::string PlanToText(const Plan& plan) {
                          b.invalid_facts);
     for (const auto& e : b.errors) out += fmt::format("    skipped {}\n", OneLine(e));
   }
+  if (!plan.full_scan)
+    out += "\nn/c: not computed. A fast plan reads only the records due, so held (by data) and missing facts\n"
+           "were not counted; op.hd counts the due records an operator hold keeps. For them, run\n"
+           "`retention plan` without --fast, or `retention report`.\n";
   if (!plan.manual_rules.empty()) {
     out += "\nManual rules of these fiches (never acted on; a person decides):\n";
     for (const Rule* r : plan.manual_rules) out += fmt::format("  {:<28} {}\n", r->id, r->manual_reason);
