@@ -251,3 +251,39 @@ TEST_CASE("library: a policy set loads from texts with the same hash as from its
   REQUIRE(HasErrors(broken.diagnostics));
   CHECK(broken.diagnostics.front().file == "memory/extra/broken.yaml");
 }
+
+TEST_CASE("library: hostile library input is refused, never thrown", "[library]") {
+  const PolicySet& set = Shipped();
+  // A date is never assumed (as in a configuration's `assume:`).
+  auto assumed = EvaluateRule(set, "F02.droits", {{"contentieux", false}}, *Date::Parse("2026-01-01"),
+                              {{"fin_droits", *Date::Parse("1900-01-01")}});
+  REQUIRE_FALSE(assumed.ok());
+  CHECK(assumed.status().message() == "assumption: 'fin_droits' is a date, and a date is never assumed");
+
+  // Policy file names: relative, once, no newline (the hash joins names and texts).
+  std::ifstream voc(RETENTION_SOURCE_DIR "/policies/facts.yaml");
+  std::string vocabulary((std::istreambuf_iterator<char>(voc)), std::istreambuf_iterator<char>());
+  for (const std::vector<PolicyText>& files :
+       {std::vector<PolicyText>{{"a.yaml\n--- b.yaml", "fiche: 1"}}, std::vector<PolicyText>{{"a.yaml", ""}, {"a.yaml", ""}},
+        std::vector<PolicyText>{{"../x.yaml", ""}}, std::vector<PolicyText>{{"", ""}},
+        std::vector<PolicyText>{{"/etc/x.yaml", ""}}}) {
+    LoadResult r = LoadPolicyTexts(vocabulary, files);
+    REQUIRE(HasErrors(r.diagnostics));
+    CHECK(r.diagnostics.back().message.find("a policy file's name is a relative path") == 0);
+  }
+  // Text that is not UTF-8 is refused where it is, before it can reach JSON or the audit.
+  LoadResult bad = LoadPolicyTexts(vocabulary, {{"x.yaml", "fiche: 1\ntitle: \"caf\xe9\"\n"}});
+  REQUIRE(HasErrors(bad.diagnostics));
+  CHECK(bad.diagnostics.front().ToString() == "x.yaml:2:12: error: invalid UTF-8 (byte 0xe9): configuration and policy "
+                                              "files are UTF-8");
+
+  // The scan batcher may be given a temporary lambda (it keeps a copy; ASan pass).
+  int seen = 0;
+  ScanBatcher batcher(2, [&seen](std::vector<RawRecord>& batch) {
+    seen += static_cast<int>(batch.size());
+    return true;
+  });
+  for (int i = 0; i < 5; ++i) CHECK(batcher.Add(RawRecord{std::to_string(i), "", {}, false}));
+  batcher.Flush();
+  CHECK(seen == 5);
+}

@@ -114,7 +114,7 @@ struct ArchiveWrite {
 // Groups scanned records into batches for a Scan sink (every connector's Scan uses it).
 class ScanBatcher {
  public:
-  ScanBatcher(size_t size, const std::function<bool(std::vector<RawRecord>&)>& sink) : size_(size), sink_(sink) {}
+  ScanBatcher(size_t size, std::function<bool(std::vector<RawRecord>&)> sink) : size_(size), sink_(std::move(sink)) {}
   // Adds a record; false once the sink asked to stop.
   bool Add(RawRecord record) {
     batch_.push_back(std::move(record));
@@ -129,7 +129,7 @@ class ScanBatcher {
 
  private:
   size_t size_;
-  const std::function<bool(std::vector<RawRecord>&)>& sink_;
+  std::function<bool(std::vector<RawRecord>&)> sink_;  // a copy: a temporary lambda may be passed
   std::vector<RawRecord> batch_;
   bool go_on_ = true;
 };

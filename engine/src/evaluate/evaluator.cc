@@ -275,6 +275,9 @@ Result<Evaluation> EvaluateRule(const PolicySet& set, const std::string& rule_id
   if (!rule) return Status::NotFound(fmt::format("unknown rule '{}' (no policy rule or catalog id)", rule_id));
   if (Status s = CheckFacts(set.vocabulary, facts); !s.ok()) return s;
   if (Status s = CheckFacts(set.vocabulary, assumptions); !s.ok()) return Status::InvalidArgument("assumption: " + s.message());
+  for (const auto& [name, value] : assumptions)  // as in a configuration's `assume:`
+    if (std::holds_alternative<Date>(value))
+      return Status::InvalidArgument(fmt::format("assumption: '{}' is a date, and a date is never assumed", name));
   return Evaluate(*rule, facts, as_of, assumptions);
 }
 

@@ -18,7 +18,7 @@ std::string ExplainJson(const Evaluation& e, const std::string& requested_id) {
   j["holds"] = e.holds;
   j["assumed"] = e.assumed;
   j["derivation"] = e.derivation;
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string ExplainText(const Evaluation& e, const Rule& rule, const std::string& requested_id) {

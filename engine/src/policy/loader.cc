@@ -3,12 +3,14 @@
 #include <filesystem>
 #include <map>
 #include <regex>
+#include <set>
 #include <tuple>
 
 #include <fmt/format.h>
 
 #include "crypto/digest.h"
 #include "policy/compiled_rule.h"
+#include "yaml/utf8.h"
 #include "yaml/yaml_reader.h"
 
 namespace retention {
@@ -392,6 +394,18 @@ LoadResult LoadPolicyTexts(const std::string& vocabulary_text, const std::vector
   auto located = [&](const std::string& name) { return base_dir.empty() ? name : (fs::path(base_dir) / name).string(); };
   result.policies.vocabulary = LoadVocabularyText(vocabulary_text, located("facts.yaml"), &result.diagnostics);
   std::string all = vocabulary_text;
+  std::set<std::string> names;
+  for (const auto& [name, text] : files) {
+    // A relative path, once each: the hash joins names and texts with newlines, so a
+    // name with a newline could make two sets hash alike.
+    fs::path p(name);
+    bool dots = std::any_of(p.begin(), p.end(), [](const fs::path& part) { return part == ".."; });
+    if (name.empty() || p.is_absolute() || dots || name.find('\n') != std::string::npos ||
+        internal::FirstInvalidUtf8(name) != std::string::npos || !names.insert(name).second)
+      result.diagnostics.push_back({located(name), 0, 0, Diagnostic::Severity::kError,
+                                    "a policy file's name is a relative path without '..' or newlines, given once"});
+  }
+  if (HasErrors(result.diagnostics)) return result;
   for (const auto& [name, text] : files) {  // in the order given
     all += "\n--- " + name + "\n" + text;
     YamlReader reader(located(name), &result.diagnostics);
@@ -420,9 +434,20 @@ LoadResult LoadPolicies(const std::string& dir) {
     return result;
   }
   std::vector<fs::path> paths;
-  for (const auto& entry : fs::recursive_directory_iterator(dir, ec))
-    if (entry.is_regular_file() && entry.path().extension() == ".yaml" && entry.path() != vocabulary_path)
-      paths.push_back(entry.path());
+  fs::recursive_directory_iterator it(dir, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const auto& entry = *it;
+    if (entry.path().extension() != ".yaml" || entry.path() == vocabulary_path) continue;
+    std::error_code type_ec;
+    if (entry.is_regular_file(type_ec)) paths.push_back(entry.path());
+    else if (!entry.is_directory(type_ec))  // a dangling symlink, a FIFO...: never silently skipped
+      result.diagnostics.push_back({entry.path().string(), 0, 0, Diagnostic::Severity::kError,
+                                    "not a regular file (a policy file cannot be a dangling link, a FIFO or a device)"});
+  }
+  if (ec)
+    result.diagnostics.push_back({dir, 0, 0, Diagnostic::Severity::kError,
+                                  "cannot read the whole folder: " + ec.message()});
+  if (HasErrors(result.diagnostics)) return result;
   std::sort(paths.begin(), paths.end());
   std::vector<PolicyText> files;
   for (const auto& path : paths)

@@ -97,7 +97,7 @@ std::string ApprovalCanonical(const ApprovedPlan& p) {
       sets.push_back({{"binding", binding}, {"action", PhaseName(action)}, {"count", set.count}, {"digest", set.digest},
                       {"keys", std::vector<std::string>(set.key_digests.begin(), set.key_digests.end())}});
   j["sets"] = sets;
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Result<ApprovedPlan> ParseApprovedPlan(const std::string& text) {
@@ -176,7 +176,7 @@ std::string ApprovalDetail(const ApprovedPlan& p) {
   return ordered_json{{"plan_id", p.plan_id}, {"approved_by", p.approved_by}, {"digest", p.mac},
                       {"created", p.created.ToString()}, {"expires", p.expires.ToString()}, {"as_of", p.as_of.ToString()},
                       {"sets", sets}}
-      .dump();
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace internal

@@ -130,7 +130,7 @@ std::string AssumptionsDetail(const Plan& dry) {
     relied[b.binding] = b.assumed;
   }
   if (bindings.empty()) return "";
-  return ordered_json{{"bindings", bindings}, {"due_relying_on", relied}}.dump();
+  return ordered_json{{"bindings", bindings}, {"due_relying_on", relied}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Status RecordProof(StateDb* state, int64_t run_id, const RunOptions& o, const Plan& dry, const ordered_json& overridden,
@@ -143,7 +143,7 @@ Status RecordProof(StateDb* state, int64_t run_id, const RunOptions& o, const Pl
     if (Status s = state->Record(run_id, audit_kind::kApproval, "", proof->approval); !s.ok()) return s;
   }
   if (o.allow_mass) {
-    proof->allow_mass = ordered_json{{"overridden", overridden}}.dump();
+    proof->allow_mass = ordered_json{{"overridden", overridden}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     if (Status s = state->Record(run_id, audit_kind::kAllowMass, "", proof->allow_mass); !s.ok()) return s;
   }
   return Status::Ok();
@@ -196,7 +196,7 @@ Status Finish(const Deployment& deployment, StateDb* state, const RunOptions& o,
     for (const auto& [store, why] : out->unavailable_stores) down.push_back(store);
     counts["unavailable_stores"] = down;
   }
-  if (Status s = state->EndRun(out->run_id, status, counts.dump()); !s.ok()) return s;
+  if (Status s = state->EndRun(out->run_id, status, counts.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)); !s.ok()) return s;
   std::string dir = o.certificate_dir.empty()
                         ? (fs::path(deployment.state_path).parent_path() / "certificates").string()
                         : o.certificate_dir;

@@ -190,7 +190,7 @@ std::string AuditCanonical(const AuditEntry& e) {
   j["policy_hash"] = e.policy_hash;
   j["detail"] = e.detail;
   j["prev_hash"] = e.prev_hash;
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Status StateDb::Impl::AppendEntry(AuditEntry e) const {
@@ -208,7 +208,7 @@ Status StateDb::Impl::AppendEntry(AuditEntry e) const {
   e.hash = Mac(AuditCanonical(e));
   return Exec(fmt::format("INSERT INTO audit ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", kEntryColumns),
               {std::to_string(e.id), std::to_string(e.run_id), e.time, e.kind, e.binding, e.rule_id, e.action,
-               std::to_string(e.count), nlohmann::json(e.key_digests).dump(), e.policy_hash, e.detail, e.prev_hash,
+               std::to_string(e.count), nlohmann::json(e.key_digests).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), e.policy_hash, e.detail, e.prev_hash,
                e.hash});
 }
 
@@ -258,11 +258,10 @@ Status StateDb::Impl::WriteAnchor(int64_t run_id) const {
   if (!last.ok()) return last.status();
   int64_t entries = last->empty() ? 0 : last->front().id;
   std::string head = last->empty() ? "genesis" : last->front().hash;
-  std::string line = nlohmann::json{{"time", NowUtc()}, {"run", run_id}, {"entries", entries}, {"head", head}}.dump();
+  std::string line = nlohmann::json{{"time", NowUtc()}, {"run", run_id}, {"entries", entries}, {"head", head}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (anchors.syslog) {
-    openlog("retention", LOG_PID, LOG_AUTHPRIV);
-    syslog(LOG_NOTICE, "audit anchor %s %s", path.c_str(), line.c_str());
-    closelog();
+    // No openlog/closelog: the ident, facility and connection belong to the process.
+    syslog(LOG_AUTHPRIV | LOG_NOTICE, "retention audit anchor %s %s", path.c_str(), line.c_str());
   }
   if (anchors.file.empty()) return Status::Ok();
   int fd = open(anchors.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);

@@ -15,6 +15,7 @@
 #include "crypto/digest.h"
 #include "retention/secrets.h"
 #include "state/state_db.h"
+#include "yaml/utf8.h"
 
 namespace retention {
 
@@ -146,7 +147,12 @@ Status StateDb::Impl::ExecScript(const char* sql) const { return db->ExecScript(
 
 Status StateDb::Impl::Transaction(const std::function<Status()>& body) const {
   if (Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
-  Status s = body();
+  Status s;
+  try {
+    s = body();
+  } catch (const std::exception& e) {  // never leave the handle inside a transaction
+    s = Status::Internal(std::string("state database: ") + e.what());
+  }
   if (s.ok()) s = Exec("COMMIT");
   if (!s.ok() && db->InTransaction()) Exec("ROLLBACK");
   return s;
@@ -252,7 +258,7 @@ Result<int64_t> StateDb::BeginRun(Date as_of, const std::string& policy_hash, co
     e.run_id = id;
     e.kind = audit_kind::kRunStart;
     e.policy_hash = policy_hash;
-    e.detail = nlohmann::json{{"as_of", as_of.ToString()}, {"configuration", config_hash}}.dump();
+    e.detail = nlohmann::json{{"as_of", as_of.ToString()}, {"configuration", config_hash}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     if (Status a = impl_->AppendEntry(e); !a.ok()) return a;
     if (!*previous) return Status::Ok();
     auto before = nlohmann::json::parse((*previous)->detail, nullptr, false);
@@ -264,7 +270,7 @@ Result<int64_t> StateDb::BeginRun(Date as_of, const std::string& policy_hash, co
       change.run_id = id;
       change.kind = kind;
       change.policy_hash = policy_hash;
-      change.detail = nlohmann::json{{"previous_run", (*previous)->run_id}, {"from", from}, {"to", to}}.dump();
+      change.detail = nlohmann::json{{"previous_run", (*previous)->run_id}, {"from", from}, {"to", to}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       if (Status a = impl_->AppendEntry(change); !a.ok()) return a;
     }
     return Status::Ok();
@@ -283,7 +289,7 @@ Status StateDb::EndRun(int64_t id, const std::string& status, const std::string&
     e.run_id = id;
     e.kind = audit_kind::kRunEnd;
     auto counts = nlohmann::json::parse(counts_json, nullptr, false);
-    e.detail = nlohmann::json{{"status", status}, {"counts", counts.is_discarded() ? nlohmann::json() : counts}}.dump();
+    e.detail = nlohmann::json{{"status", status}, {"counts", counts.is_discarded() ? nlohmann::json() : counts}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return impl_->AppendEntry(e);
   });
   return s.ok() ? impl_->WriteAnchor(id) : s;
@@ -313,6 +319,12 @@ std::string StateDb::Digest(const std::string& value) const { return impl_->Mac(
 Result<int64_t> StateDb::AddHold(OperatorHold::Kind kind, const std::string& value, const std::string& binding,
                                  const std::string& reason, const std::string& author) {
   if (reason.empty()) return Status::InvalidArgument("a hold needs a reason");
+  for (const std::string* text : {&reason, &author, &binding})
+    if (internal::FirstInvalidUtf8(*text) != std::string::npos)
+      return Status::InvalidArgument("a hold's reason, author and binding are UTF-8 text");
+  if (kind != OperatorHold::Kind::kSubject && kind != OperatorHold::Kind::kKey &&
+      internal::FirstInvalidUtf8(value) != std::string::npos)
+    return Status::InvalidArgument("a rule or store name is UTF-8 text");
   OperatorHold h;
   h.kind = kind;
   h.value = (kind == OperatorHold::Kind::kSubject || kind == OperatorHold::Kind::kKey) ? Digest(value) : value;
@@ -332,7 +344,7 @@ Result<int64_t> StateDb::AddHold(OperatorHold::Kind kind, const std::string& val
     e.binding = h.binding;
     e.detail = nlohmann::json{{"hold", h.id}, {"kind", HoldKindName(kind)}, {"value", h.value}, {"reason", h.reason},
                               {"author", h.author}, {"created_at", h.created_at}}
-                   .dump();
+                   .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return impl_->AppendEntry(e);
   });
   if (!s.ok()) return s;
@@ -343,6 +355,8 @@ Result<int64_t> StateDb::AddHold(OperatorHold::Kind kind, const std::string& val
 
 Status StateDb::ReleaseHold(int64_t id, const std::string& reason, const std::string& author) {
   if (reason.empty()) return Status::InvalidArgument("releasing a hold needs a reason");
+  if (internal::FirstInvalidUtf8(reason) != std::string::npos || internal::FirstInvalidUtf8(author) != std::string::npos)
+    return Status::InvalidArgument("a release's reason and author are UTF-8 text");
   Status s = impl_->Transaction([&]() -> Status {
     bool active = false;
     Status q = impl_->Query("SELECT 1 FROM holds WHERE id = ? AND released_at IS NULL", {std::to_string(id)},
@@ -356,7 +370,7 @@ Status StateDb::ReleaseHold(int64_t id, const std::string& reason, const std::st
       return u;
     AuditEntry e;
     e.kind = audit_kind::kHoldRelease;
-    e.detail = nlohmann::json{{"hold", id}, {"reason", reason}, {"author", author}, {"released_at", now}}.dump();
+    e.detail = nlohmann::json{{"hold", id}, {"reason", reason}, {"author", author}, {"released_at", now}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return impl_->AppendEntry(e);
   });
   if (!s.ok()) return s;
@@ -408,7 +422,7 @@ Status StateDb::AppendAudit(int64_t run_id, const AppliedBatch& batch, const std
   e.policy_hash = policy_hash;
   e.detail = nlohmann::json{{"store", batch.binding->store}, {"table", batch.binding->table},
                             {"records_of", BindingRecordsOf(batch.binding->name)}}
-                 .dump();
+                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return impl_->AppendEntry(e);
 }
 

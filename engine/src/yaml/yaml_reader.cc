@@ -86,7 +86,37 @@ class DuplicateKeyFinder : public YAML::EventHandler {
 
 }  // namespace
 
+size_t FirstInvalidUtf8(std::string_view text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    unsigned c = s[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > n) return i;
+    uint32_t cp = len == 1 ? c : c & (0xFF >> (len + 1));
+    for (size_t k = 1; k < len; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+    i += len;
+  }
+  return std::string::npos;
+}
+
 std::optional<YAML::Node> YamlReader::ParseText(const std::string& text) {
+  // YAML is Unicode: bytes that are not UTF-8 are refused where they are, before any
+  // name or text read from them reaches JSON, the audit chain or a report.
+  if (size_t bad = FirstInvalidUtf8(text); bad != std::string::npos) {
+    int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(bad), '\n'));
+    size_t start = text.rfind('\n', bad == 0 ? 0 : bad - 1);
+    int column = 1 + static_cast<int>(bad - (start == std::string::npos || bad == 0 ? 0 : start + 1));
+    diagnostics_->push_back({file_, line, column, Diagnostic::Severity::kError,
+                             fmt::format("invalid UTF-8 (byte 0x{:02x}): configuration and policy files are UTF-8",
+                                         static_cast<unsigned char>(text[bad]))});
+    return std::nullopt;
+  }
   try {
     YAML::Node root = YAML::Load(text);
     std::istringstream in(text);

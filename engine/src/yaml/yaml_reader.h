@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <initializer_list>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
 
 #include "retention/diagnostic.h"
+#include "yaml/utf8.h"
 
 namespace retention::internal {
 
