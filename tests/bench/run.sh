@@ -65,12 +65,13 @@ if want report; then
   echo "bench: report on the demo (1,000,000 rows) vs GROUP BY" >&2
   (cd "$work" && "$cli" demo init --rows 1000000 > /dev/null)
   demo=$work/demo
-  sql=$(sed "s/@AS_OF@/$as_of/g" "$root/tests/bench/report_baseline.sql")
+  sed "s/@AS_OF@/$as_of/g" "$root/tests/bench/report_baseline.sql" > "$work/report_baseline.sql"
   te="" tb="" tm=""
   for _ in $(seq "$reps"); do
     read -r t m < <(measure "$cli" report --config "$demo/config.yaml" --as-of "$as_of" --format json --out "$work/report.json")
     te="$te $t" tm="$tm $m"
-    read -r t _ < <(measure sh -c "sqlite3 '$demo/data/cpam.db' \"\$1\" && find '$demo/data/recordings' '$demo/data/cctv' -type f -printf '%TY-%Tm\n' | sort | uniq -c" sh "$sql")
+    read -r t _ < <(measure sh -c 'sqlite3 "$1/data/cpam.db" < "$2" &&
+      find "$1/data/recordings" "$1/data/cctv" -type f -printf "%TY-%Tm\n" | sort | uniq -c' sh "$demo" "$work/report_baseline.sql")
     tb="$tb $t"
   done
   record "report, demo 1M rows (json) vs GROUP BY + find" "$te" "$tb" "$tm" "target <= 2x"
