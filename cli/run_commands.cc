@@ -173,7 +173,7 @@ due per action (with sample keys), what is held (data-driven and operator holds)
 missing facts and manual rules. Nothing is changed. `retention run` makes the same plan.
 
 Examples:
-  retention plan --config examples/cpam/config.yaml
+  retention demo init && retention plan --config demo/config.yaml
   retention plan --config deploy.yaml --as-of 2027-01-01 --binding F05.prestations
   retention plan --config deploy.yaml --save plan.json)");
   plan->callback([o, set_action] { set_action([o] { return RunPlan(*o); }); });
@@ -205,8 +205,8 @@ Exit codes (docs/operations.md): 0 done, 1 failed or incomplete, 2 bad input,
   (the other stores' bindings ran). Several: the first of 4, 2, 1, 5, 3.
 
 Examples:
-  retention run --config examples/cpam/config.yaml
-  retention run --config deploy.yaml --approved plan.json --approved-by "J. Martin, DPO")");
+  retention demo init && retention run --config demo/config.yaml --allow-mass
+  retention run --config deploy.yaml --approved plan.json --approved-by "DPO office")");
   run->callback([r, set_action] { set_action([r] { return RunRun(*r); }); });
 }
 
