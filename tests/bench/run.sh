@@ -6,7 +6,7 @@
 # Usage: tests/bench/run.sh [--rows N] [--reps R] [--only NAME] [--keep]
 #   --rows N    rows of the SQLite and PostgreSQL delete benchmarks (default 5000000)
 #   --reps R    runs of each side, alternating (default 3; the median is reported)
-#   --only NAME one benchmark: eval, report, fast, sqlite, postgres
+#   --only NAME one benchmark: eval, report, fast, sqlite, archive, postgres
 #   --keep      keep the work directory (printed)
 # PostgreSQL: RETENTION_TEST_PG (a DSN), else a server is started on a loopback port
 # with tests/postgres_server.sh when PostgreSQL is installed; otherwise that figure is
@@ -90,7 +90,7 @@ INSERT INTO droits SELECT i, printf('1%012d', i),
 CREATE INDEX droits_fin_droits ON droits (fin_droits);
 SQL
 }
-write_config() {  # $1: directory, $2: store line
+write_config() {  # $1: directory, $2: stores, [$3 rule, $4 table, $5 facts, $6 extra binding line]
   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$1/audit.key"
   chmod 600 "$1/audit.key"
   cat > "$1/config.yaml" <<YAML
@@ -100,13 +100,14 @@ audit_key: {file: audit.key}
 stores:
   main: $2
 bindings:
-  - rule: F01.droits
+  - rule: ${3:-F01.droits}
     store: main
-    table: droits
+    table: ${4:-droits}
     key: id
     subject: nir
-    facts: {fin_droits: fin_droits}
+    facts: {${5:-fin_droits: fin_droits}}
     guard: {max_rows: 100000000, max_fraction: 0.2}  # on, and above the 9% due
+    ${6:-}
 YAML
 }
 due_sql="fin_droits < date('$as_of', '-3 years')"  # F01.droits: 3 years after the end of rights
@@ -146,6 +147,42 @@ if want sqlite; then
     rm -rf "$d" "$b"
   done
   record "run vs DELETE, SQLite $rows rows, 9% due" "$te" "$tb" "$tm" "target <= 1.25x"
+fi
+
+# --- archive to a separate SQLite database: F05.prestations, 3 years then archived ---------
+if want archive; then
+  echo "bench: SQLite archive, $rows rows, 9% due for the archive" >&2
+  mkdir -p "$work/archive"
+  sqlite3 "$work/archive/source.db" <<SQL
+PRAGMA journal_mode = WAL;
+CREATE TABLE prestations (id INTEGER PRIMARY KEY, nir TEXT NOT NULL, date_versement DATE, montant REAL);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $rows)
+INSERT INTO prestations SELECT i, printf('1%012d', i),
+  CASE WHEN (i * 7919) % 100 < 9 THEN date('2014-01-01', '+' || ((i * 104729) % 3500) || ' days')
+       ELSE date('2023-12-01', '+' || ((i * 104729) % 1000) || ' days') END, (i % 1000) / 10.0 FROM n;
+CREATE INDEX prestations_versement ON prestations (date_versement);
+SQL
+  archive_sql="date_versement < date('$as_of', '-3 years')"
+  te="" tb="" tm=""
+  for i in $(seq "$reps"); do
+    d=$work/archive/run$i; mkdir -p "$d"; cp "$work/archive/source.db" "$d/main.db"
+    write_config "$d" "{type: sqlite, path: main.db}
+  archive: {type: sqlite, path: archive.db}" F05.prestations prestations "date_versement: date_versement" \
+      "archive: {store: archive, table: prestations}"
+    read -r t m < <(measure "$cli" run --config "$d/config.yaml" --as-of "$as_of")
+    te="$te $t" tm="$tm $m"
+    engine_moved=$(sqlite3 "$d/archive.db" "SELECT count(*) FROM prestations")
+    b=$work/archive/base$i; mkdir -p "$b"; cp "$work/archive/source.db" "$b/main.db"
+    sqlite3 "$b/archive.db" "CREATE TABLE prestations (id INTEGER PRIMARY KEY, nir TEXT NOT NULL, date_versement DATE, montant REAL)"
+    read -r t _ < <(measure sqlite3 "$b/main.db" "ATTACH '$b/archive.db' AS a; BEGIN;
+      INSERT INTO a.prestations SELECT * FROM prestations WHERE $archive_sql;
+      DELETE FROM prestations WHERE $archive_sql; COMMIT;")
+    tb="$tb $t"
+    [ "$engine_moved" = "$(sqlite3 "$b/archive.db" "SELECT count(*) FROM prestations")" ] || {
+      echo "bench: the engine archived $engine_moved rows, the SQL another count" >&2; exit 1; }
+    rm -rf "$d" "$b"
+  done
+  record "archive vs INSERT SELECT + DELETE, SQLite $rows rows" "$te" "$tb" "$tm" "target <= 1.3x"
 fi
 
 # --- the same on PostgreSQL ------------------------------------------------------------------

@@ -236,8 +236,8 @@ class RuleEvaluation {
   void Finish(EvalStatus status) {
     out_.status = status;
     if (status != EvalStatus::kScheduled) return;
-    out_.timeline = timeline_;
-    for (const auto& entry : timeline_)
+    out_.timeline = std::move(timeline_);
+    for (const auto& entry : out_.timeline)
       if (entry.from <= out_.as_of) out_.due = entry.action;
     if (out_.due) out_.status = EvalStatus::kDue;
   }
