@@ -213,8 +213,8 @@ SQL
     for i in $(seq "$reps"); do
       d=$work/pg$i; mkdir -p "$d"
       copy_table droits
-      write_config "$d" "{type: postgres, dsn: \"$dsn\"}"
-      read -r t m < <(measure "$cli" run --config "$d/config.yaml" --as-of "$as_of")
+      write_config "$d" "{type: postgres, dsn_env: RETENTION_BENCH_PG}"
+      read -r t m < <(RETENTION_BENCH_PG=$dsn measure "$cli" run --config "$d/config.yaml" --as-of "$as_of")
       te="$te $t" tm="$tm $m"
       engine_left=$(psql -tA "$dsn" -c "SELECT count(*) FROM droits")
       copy_table droits

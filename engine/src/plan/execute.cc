@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <string_view>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -275,9 +277,12 @@ class BindingExecution {
         for (const auto& r : result->refused)  // the reason, never the key
           if (out_.errors.size() < 20) out_.errors.push_back(fmt::format("{} refused: {}", PhaseName(action), r.reason));
         AppliedBatch applied{&binding_, action, result->applied, {}, {}};
+        std::unordered_map<std::string_view, size_t> position;  // key → index in pending
+        position.reserve(end - start);
+        for (size_t i = start; i < end; ++i) position.emplace(pending.keys[i], i);
         for (const auto& k : result->applied) {
-          auto it = std::find(pending.keys.begin() + static_cast<long>(start), pending.keys.begin() + static_cast<long>(end), k);
-          applied.subjects.push_back(it == pending.keys.end() ? "" : pending.subjects[static_cast<size_t>(it - pending.keys.begin())]);
+          auto it = position.find(k);
+          applied.subjects.push_back(it == position.end() ? "" : pending.subjects[it->second]);
         }
         if (options_.on_batch) {
           Status s = options_.on_batch(applied);
