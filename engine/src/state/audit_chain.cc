@@ -55,26 +55,42 @@ AuditVerification Broken(AuditVerification v, int64_t id, std::string problem) {
   return v;
 }
 
-// The chain itself: contiguous ids, each entry chained and keyed.
-AuditVerification VerifyEntries(const StateDb::Impl& impl, const std::vector<AuditEntry>& entries) {
-  AuditVerification v;
-  std::string prev = "genesis";
-  int64_t expected_id = 1;
-  for (const auto& e : entries) {
-    ++v.entries;
-    if (e.id != expected_id)
-      return Broken(v, e.id, fmt::format("entry {} follows entry {}: an entry was removed", e.id, expected_id - 1));
-    if (e.prev_hash != prev) return Broken(v, e.id, fmt::format("entry {} does not chain to the previous entry", e.id));
+// The chain itself, one entry at a time in id order: contiguous ids, each entry chained
+// and keyed, its count that of its digests.
+class ChainCheck {
+ public:
+  // False once the chain is broken (v() says where).
+  bool Add(const StateDb::Impl& impl, const AuditEntry& e) {
+    if (!v_.ok) return false;
+    ++v_.entries;
+    if (e.id != expected_id_)
+      return Fail(Broken(v_, e.id, fmt::format("entry {} follows entry {}: an entry was removed", e.id, expected_id_ - 1)));
+    if (e.prev_hash != prev_) return Fail(Broken(v_, e.id, fmt::format("entry {} does not chain to the previous entry", e.id)));
     if (impl.Mac(AuditCanonical(e)) != e.hash)
-      return Broken(v, e.id, fmt::format("entry {} was modified, or the chain was recomputed without the audit key", e.id));
+      return Fail(Broken(v_, e.id, fmt::format("entry {} was modified, or the chain was recomputed without the audit key", e.id)));
     if (e.count != static_cast<int64_t>(e.key_digests.size()))
-      return Broken(v, e.id, fmt::format("entry {} counts {} keys but lists {}", e.id, e.count, e.key_digests.size()));
-    prev = e.hash;
-    ++expected_id;
+      return Fail(Broken(v_, e.id, fmt::format("entry {} counts {} keys but lists {}", e.id, e.count, e.key_digests.size())));
+    prev_ = e.hash;
+    ++expected_id_;
+    return true;
   }
-  v.head = prev;
-  return v;
-}
+
+  AuditVerification Result() const {
+    AuditVerification v = v_;
+    if (v.ok) v.head = prev_;
+    return v;
+  }
+
+ private:
+  bool Fail(AuditVerification broken) {
+    v_ = std::move(broken);
+    return false;
+  }
+
+  AuditVerification v_;
+  std::string prev_ = "genesis";
+  int64_t expected_id_ = 1;
+};
 
 std::string HoldMismatch(const OperatorHold& table, const OperatorHold& chain) {
   if (table.kind != chain.kind || table.value != chain.value || table.binding != chain.binding) return "what it holds";
@@ -279,11 +295,23 @@ Result<std::vector<AuditEntry>> StateDb::Audit(std::optional<int64_t> run_id) co
 }
 
 Result<AuditVerification> StateDb::VerifyAudit() const {
-  auto entries = Audit(std::nullopt);
-  if (!entries.ok()) return entries.status();
-  AuditVerification v = VerifyEntries(*impl_, *entries);
+  // Read row by row: each entry is checked as it is read and kept without its key
+  // digests (the bulk of a long history), so memory does not grow with the records
+  // the history changed.
+  std::vector<AuditEntry> entries;
+  ChainCheck check;
+  Status read = impl_->Query(fmt::format("SELECT {} FROM audit ORDER BY id", kEntryColumns), {},
+                             [&](const StateRow& r) {
+                               AuditEntry e = ToEntry(r);
+                               if (!check.Add(*impl_, e)) return;
+                               std::vector<std::string>().swap(e.key_digests);
+                               entries.push_back(std::move(e));
+                             });
+  if (!read.ok()) return read;
+  AuditVerification v = check.Result();
   if (!v.ok) return v;
-  v = VerifyAnchors(v, impl_->anchors, *entries);
+  entries.shrink_to_fit();
+  v = VerifyAnchors(v, impl_->anchors, entries);
   if (!v.ok) return v;
   auto table = Holds(true);
   if (!table.ok()) return table.status();
@@ -293,7 +321,7 @@ Result<AuditVerification> StateDb::VerifyAudit() const {
   if (!v.ok) return v;
   auto runs = Runs();
   if (!runs.ok()) return runs.status();
-  return VerifyRuns(v, *runs, *entries);
+  return VerifyRuns(v, *runs, entries);
 }
 
 }  // namespace retention
