@@ -1,0 +1,100 @@
+#include "run/policy_lock.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "retention/policy_change.h"
+
+namespace retention {
+
+std::string LockFinding::Message() const {
+  std::string who = fmt::format("lock entry {}, by {} on {}: {}", lock.entry, lock.author, lock.time, lock.reason);
+  if (rule_missing)
+    return fmt::format("rule {} is locked ({}) but is not in this policy set (removed or renamed): restore it, or "
+                       "override the lock with `retention policies unlock`", lock.rule_id, who);
+  std::vector<std::string> parts;
+  for (const auto& [binding, n] : by_binding) parts.push_back(fmt::format("{}: {}", binding, n));
+  return fmt::format("rule {} is locked ({}); this policy set would archive, pseudonymise or delete {} record(s) "
+                     "earlier than the locked version ({}), {} of them at once: review it with `retention policies "
+                     "diff --config`, keep the rule at least as long, or override the lock with `retention policies unlock`",
+                     lock.rule_id, who, earlier, fmt::join(parts, ", "), at_once);
+}
+
+namespace internal {
+namespace {
+
+Result<LockFinding> CheckOne(const PolicyLock& lock, const Deployment& deployment, const PolicySet& policies,
+                             const Stores& stores, const StateDb& state, Date as_of, const HoldChecker* holds,
+                             std::map<std::string, PolicySet>* versions) {
+  LockFinding f;
+  f.lock = lock;
+  const Rule* rule = policies.FindRule(lock.rule_id);
+  if (!rule) {  // a rule renamed but implementing the locked id is still found, and compared
+    f.rule_missing = true;
+    return f;
+  }
+  if (RuleMeaningHash(*rule, policies.vocabulary) == lock.rule_hash) return f;  // unchanged in meaning
+  auto it = versions->find(lock.version);
+  if (it == versions->end()) {
+    auto loaded = state.LoadPolicyVersion(lock.version);
+    if (!loaded.ok())
+      return Status::FailedPrecondition(fmt::format("rule {} is locked at a version that cannot be read: {}",
+                                                    lock.rule_id, loaded.status().message()));
+    it = versions->emplace(lock.version, std::move(*loaded)).first;
+  }
+  ImpactOptions o;
+  o.as_of = as_of;
+  o.rules = {lock.rule_id};
+  o.holds = holds;
+  auto impact = EvaluateImpact(deployment, it->second, policies, stores, o);
+  if (!impact.ok()) return impact.status();
+  for (const auto& b : impact->bindings) {
+    if (b.earlier_records == 0) continue;
+    f.by_binding[b.binding] = b.earlier_records;
+    f.earlier += b.earlier_records;
+    for (const auto& [action, c] : b.actions) f.at_once += c.at_once;
+  }
+  return f;
+}
+
+}  // namespace
+
+Result<std::vector<LockFinding>> CheckPolicyLocks(const Deployment& deployment, const PolicySet& policies,
+                                                  const Stores& stores, const StateDb& state, Date as_of,
+                                                  const HoldChecker* holds) {
+  auto locks = state.PolicyLocks();
+  if (!locks.ok()) return locks.status();
+  std::vector<LockFinding> out;
+  std::map<std::string, PolicySet> versions;
+  for (const auto& lock : *locks) {
+    auto f = CheckOne(lock, deployment, policies, stores, state, as_of, holds, &versions);
+    if (!f.ok()) return f.status();
+    if (f->rule_missing || f->earlier > 0) out.push_back(std::move(*f));
+  }
+  return out;
+}
+
+Status RefuseLocked(const std::vector<LockFinding>& findings) {
+  std::vector<std::string> messages;
+  for (const auto& f : findings)
+    if (!f.overridden()) messages.push_back(f.Message());
+  if (messages.empty()) return Status::Ok();
+  return Status::FailedPrecondition(fmt::format("refused by a retention lock: {}", fmt::join(messages, "; ")));
+}
+
+std::string OverridesDetail(const std::vector<LockFinding>& findings) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const auto& f : findings) {
+    if (!f.overridden()) continue;
+    list.push_back({{"rule", f.lock.rule_id}, {"lock_entry", f.lock.entry}, {"locked_version", f.lock.version},
+                    {"override_entry", f.lock.override_entry}, {"override_author", f.lock.override_author},
+                    {"override_reason", f.lock.override_reason}, {"override_time", f.lock.override_time},
+                    {"rule_missing", f.rule_missing}, {"records_earlier", f.earlier}, {"at_once", f.at_once},
+                    {"by_binding", f.by_binding}});
+  }
+  if (list.empty()) return "";
+  return nlohmann::ordered_json{{"overrides", list}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace internal
+}  // namespace retention
