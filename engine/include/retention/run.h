@@ -69,6 +69,7 @@ struct LockFinding {
   int64_t earlier = 0;        // records some action of which comes earlier
   int64_t at_once = 0;        // of them, due at once as of the date
   std::map<std::string, int64_t> by_binding;  // binding → records earlier
+  std::map<Phase, int64_t> by_action;         // action → records for which it comes earlier
   bool overridden() const { return lock.override_entry != 0; }
   std::string Message() const;  // names the rule and the counts, never a key
 };

@@ -18,11 +18,14 @@ using nlohmann::ordered_json;
 using internal::CondExpr;
 using internal::DateExpr;
 
-// A duration in its smallest unit: 1y = 12m, 1w = 7d (article 641 CPC: a year is 12 months).
+// One text per length: counted in months or days (a year is 12 months, article 641 CPC;
+// a week 7 days), then written in the largest unit that divides it: 12m is 1y, 14d is 2w.
 std::string DurationCanon(Duration d) {
-  if (d.unit == DurationUnit::kYears) return fmt::format("{}m", d.count * 12);
-  if (d.unit == DurationUnit::kWeeks) return fmt::format("{}d", d.count * 7);
-  return fmt::format("{}{}", d.count, d.unit == DurationUnit::kMonths ? "m" : "d");
+  bool months = d.unit == DurationUnit::kYears || d.unit == DurationUnit::kMonths;
+  int64_t n = int64_t{d.count} * (d.unit == DurationUnit::kYears ? 12 : d.unit == DurationUnit::kWeeks ? 7 : 1);
+  int64_t big = months ? 12 : 7;
+  if (n % big == 0) return fmt::format("{}{}", n / big, months ? "y" : "w");
+  return fmt::format("{}{}", n, months ? "m" : "d");
 }
 
 std::string Canon(const DateExpr& e) {

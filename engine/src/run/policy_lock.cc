@@ -12,16 +12,24 @@ std::string LockFinding::Message() const {
   if (rule_missing)
     return fmt::format("rule {} is locked ({}) but is not in this policy set (removed or renamed): restore it, or "
                        "override the lock with `retention policies unlock`", lock.rule_id, who);
-  std::vector<std::string> parts;
-  for (const auto& [binding, n] : by_binding) parts.push_back(fmt::format("{}: {}", binding, n));
-  return fmt::format("rule {} is locked ({}); this policy set would archive, pseudonymise or delete {} record(s) "
-                     "earlier than the locked version ({}), {} of them at once: review it with `retention policies "
-                     "diff --config`, keep the rule at least as long, or override the lock with `retention policies unlock`",
-                     lock.rule_id, who, earlier, fmt::join(parts, ", "), at_once);
+  std::vector<std::string> actions, bindings;
+  for (const auto& [action, n] : by_action) actions.push_back(fmt::format("{} {}", PhaseName(action), n));
+  for (const auto& [binding, n] : by_binding) bindings.push_back(fmt::format("{} {}", binding, n));
+  return fmt::format("rule {} is locked ({}); under this policy set {} record(s) would be acted on earlier than the "
+                     "locked version allows ({}; by binding: {}), {} of them at once: review the change with `retention "
+                     "policies diff --config`, keep the rule at least as long, or override the lock with `retention "
+                     "policies unlock`", lock.rule_id, who, earlier, fmt::join(actions, ", "), fmt::join(bindings, ", "),
+                     at_once);
 }
 
 namespace internal {
 namespace {
+
+nlohmann::ordered_json ByAction(const LockFinding& f) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const auto& [action, n] : f.by_action) j[PhaseName(action)] = n;
+  return j;
+}
 
 Result<LockFinding> CheckOne(const PolicyLock& lock, const Deployment& deployment, const PolicySet& policies,
                              const Stores& stores, const StateDb& state, Date as_of, const HoldChecker* holds,
@@ -52,7 +60,10 @@ Result<LockFinding> CheckOne(const PolicyLock& lock, const Deployment& deploymen
     if (b.earlier_records == 0) continue;
     f.by_binding[b.binding] = b.earlier_records;
     f.earlier += b.earlier_records;
-    for (const auto& [action, c] : b.actions) f.at_once += c.at_once;
+    for (const auto& [action, c] : b.actions) {
+      f.at_once += c.at_once;
+      if (c.earlier > 0) f.by_action[action] += c.earlier;
+    }
   }
   return f;
 }
@@ -90,7 +101,7 @@ std::string OverridesDetail(const std::vector<LockFinding>& findings) {
                     {"override_entry", f.lock.override_entry}, {"override_author", f.lock.override_author},
                     {"override_reason", f.lock.override_reason}, {"override_time", f.lock.override_time},
                     {"rule_missing", f.rule_missing}, {"records_earlier", f.earlier}, {"at_once", f.at_once},
-                    {"by_binding", f.by_binding}});
+                    {"by_binding", f.by_binding}, {"by_action", ByAction(f)}});
   }
   if (list.empty()) return "";
   return nlohmann::ordered_json{{"overrides", list}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -66,13 +66,13 @@ Status StateDb::RecordPolicyVersion(const PolicySet& set, bool plan) {
 
 Result<std::vector<PolicyVersionRecord>> StateDb::PolicyVersions() const {
   std::vector<PolicyVersionRecord> out;
-  Status s = impl_->Query("SELECT id, first_used FROM policy_versions ORDER BY first_used, id", {},
+  Status s = impl_->Query("SELECT id, first_used FROM policy_versions ORDER BY rowid", {},
                           [&](const StateRow& r) { out.push_back({r[0].value_or(""), r[1].value_or(""), {}, 0, "", {}}); });
   if (!s.ok()) return s;
   auto runs = Runs();
   if (!runs.ok()) return runs.status();
   for (auto& v : out) {
-    s = impl_->Query("SELECT policy_hash, plans, last_planned FROM policy_sets WHERE version = ? ORDER BY first_used",
+    s = impl_->Query("SELECT policy_hash, plans, last_planned FROM policy_sets WHERE version = ? ORDER BY rowid",
                      {v.id}, [&](const StateRow& r) {
                        v.policy_hashes.push_back(r[0].value_or(""));
                        v.plans += ParseInt(r[1]).value_or(0);
