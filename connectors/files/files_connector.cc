@@ -172,21 +172,36 @@ class FilesConnector : public Connector {
       if (src.kind == FactSource::Kind::kMtime) {
         value = DateInParis(st.st_mtim.tv_sec).ToString();
       } else if (src.kind == FactSource::Kind::kFileName) {
-        value = MatchName(src.pattern, key);
+        value = MatchName(Pattern(src.pattern), key);
       }
       r.facts.push_back(value);
     }
     return r;
   }
 
+  // A filename pattern compiled once per connector (the configuration loader checked
+  // it), not once per file; nullptr when it does not compile here.
+  const std::regex* Pattern(const std::string& pattern) const {
+    auto it = patterns_.find(pattern);
+    if (it == patterns_.end()) {
+      std::optional<std::regex> re;
+      try {
+        re.emplace(pattern);
+      } catch (const std::exception&) {
+      }
+      it = patterns_.emplace(pattern, std::move(re)).first;
+    }
+    return it->second ? &*it->second : nullptr;
+  }
+
   // The date (or flag) a pattern finds in a path. A pattern without a group is a flag:
   // the name says yes or no, both known. A date pattern that does not match: unknown.
-  static std::optional<std::string> MatchName(const std::string& pattern, const std::string& key) {
+  static std::optional<std::string> MatchName(const std::regex* re, const std::string& key) {
+    if (!re) return std::nullopt;
     try {
       std::smatch m;
-      std::regex re(pattern);
-      bool found = std::regex_search(key, m, re);
-      if (re.mark_count() == 0) return std::string(found ? "true" : "false");
+      bool found = std::regex_search(key, m, *re);
+      if (re->mark_count() == 0) return std::string(found ? "true" : "false");
       if (found) return DateText(m[1].str());
     } catch (const std::exception&) {  // a regex too complex for this name: unknown, not a crash
     }
@@ -256,6 +271,7 @@ class FilesConnector : public Connector {
   Fd root_;  // the store's root, opened once: every path below is resolved from it
   files::Trash trash_;
   std::map<std::string, std::unordered_map<std::string, FileId>> scanned_;  // binding → key → identity
+  mutable std::map<std::string, std::optional<std::regex>> patterns_;  // one thread at a time (docs/library.md)
 };
 
 }  // namespace

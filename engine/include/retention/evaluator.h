@@ -35,14 +35,21 @@ struct Evaluation {
   std::vector<std::string> derivation;  // how each date was obtained, for a person
 };
 
-// Evaluates `rule` for one record. Thread-safe; the rule is compiled once at load.
+// Whether an evaluation writes its derivation (the lines a person reads in `explain`).
+// kSkip gives the same status, timeline, missing facts, holds and assumptions, without
+// formatting a line: what a plan over millions of records wants.
+enum class Derivation { kBuild, kSkip };
+
+// Evaluates `rule` for one record, with its derivation. Thread-safe; the rule is
+// compiled once at load.
 Evaluation Evaluate(const Rule& rule, const Facts& facts, Date as_of);
 
 // Same, where a fact the rule reads that is absent from `facts` takes its value from
 // `assumptions` (a deployment's explicit `assume:`, e.g. contentieux=false for a store
 // that does not track litigation). Every assumption used is listed in `assumed` and
 // stated in the derivation, so that a deletion that relied on one says which.
-Evaluation Evaluate(const Rule& rule, const Facts& facts, Date as_of, const Facts& assumptions);
+Evaluation Evaluate(const Rule& rule, const Facts& facts, Date as_of, const Facts& assumptions,
+                    Derivation derivation = Derivation::kBuild);
 
 // The checked entry point for library users: the rule by policy or catalog id in `set`
 // (kNotFound otherwise), the facts and assumptions checked against its vocabulary

@@ -122,6 +122,8 @@ struct ExecuteOptions {
   // Every evaluated record with the action it needs now (nullopt: none), for reports
   // and tests. Raw records carry keys and subjects: never log them.
   std::function<void(const Binding&, const RawRecord&, const Evaluation&, std::optional<Phase>)> on_record;
+  // Whether the evaluations given to `on_record` carry their derivation (explain --key).
+  Derivation derivation = Derivation::kSkip;
   // Pseudonymisation keys by binding (read by the caller from key files or env).
   std::map<std::string, std::string> pseudonymise_keys;
   // A run: key → audit digest, for the stores' journals (ApplyRequest::key_digest).

@@ -57,6 +57,7 @@ struct RunOptions {
   std::map<std::string, std::string> pseudonymise_keys;  // binding → key
   // Passed to Execute: every evaluated record (for reports and tests).
   std::function<void(const Binding&, const RawRecord&, const Evaluation&, std::optional<Phase>)> on_record;
+  Derivation derivation = Derivation::kSkip;  // kBuild: on_record's evaluations explain themselves
 };
 
 // A rule lock (state.h, PolicyLock) this policy set would break: some bound record of

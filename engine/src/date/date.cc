@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstdio>
 
+#include <fmt/format.h>
+
 namespace retention {
 namespace chr = std::chrono;
 namespace {
@@ -148,9 +150,15 @@ Date DateInParisAt(int64_t utc_minutes) {
 }
 
 std::string Date::ToString() const {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", year(), month(), day());
-  return buf;
+  // Years 1..9999 (the checked range, docs/policy-format.md): four digits, no sign.
+  int y = year();
+  unsigned m = month(), d = day();
+  if (y < 0 || y > 9999) return fmt::format("{:04}-{:02}-{:02}", y, m, d);
+  char buf[10] = {static_cast<char>('0' + y / 1000), static_cast<char>('0' + y / 100 % 10),
+                  static_cast<char>('0' + y / 10 % 10), static_cast<char>('0' + y % 10), '-',
+                  static_cast<char>('0' + m / 10), static_cast<char>('0' + m % 10), '-',
+                  static_cast<char>('0' + d / 10), static_cast<char>('0' + d % 10)};
+  return std::string(buf, sizeof buf);
 }
 
 Date Date::AddYears(int64_t n) const {

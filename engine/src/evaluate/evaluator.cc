@@ -22,8 +22,8 @@ const char* PhaseEndLabel(Phase p) {
 
 class RuleEvaluation {
  public:
-  RuleEvaluation(const internal::CompiledRule& rule, const Facts& facts, Evaluation* out)
-      : rule_(rule), facts_(facts), out_(*out) {}
+  RuleEvaluation(const internal::CompiledRule& rule, const Facts& facts, bool derive, Evaluation* out)
+      : rule_(rule), facts_(facts), derive_(derive), out_(*out) {}
 
   void Run() {
     CheckHolds();
@@ -37,7 +37,7 @@ class RuleEvaluation {
       const auto& phase = rule_.phases[i];
       if (i > 0 && previous_end && phase.when && !PhaseHappens(phase)) continue;
       if (i == 0 && phase.from) {
-        auto from = Date_(*phase.from, fmt::format("{} from", PhaseName(phase.kind)));
+        auto from = Date_(*phase.from, [&] { return fmt::format("{} from", PhaseName(phase.kind)); });
         if (from) Push(phase.kind, *from);
         if (from) previous_end = from->AddDays(-1);
       } else if (i > 0 && previous_end) {
@@ -47,8 +47,8 @@ class RuleEvaluation {
       std::optional<Date> end;
       if (phase.length && previous_end) {
         end = Add(*previous_end, *phase.length);
-        Derive(fmt::format("{} + {} = {} ({})", previous_end->ToString(), phase.length->ToString(), end->ToString(),
-                           PhaseEndLabel(phase.kind)));
+        Derive([&] { return fmt::format("{} + {} = {} ({})", previous_end->ToString(), phase.length->ToString(), end->ToString(),
+                           PhaseEndLabel(phase.kind)); });
       } else if (phase.until) {
         auto result = End(*phase.until, phase.kind);
         if (result.no_case) no_case = true;
@@ -56,7 +56,7 @@ class RuleEvaluation {
       }
       if (i == 0 && end) end = ApplyDecidedHolds(*end);
       if (end && previous_end && *end < *previous_end) {
-        Derive(fmt::format("{} is before the previous phase ends: the phase is empty", end->ToString()));
+        Derive([&] { return fmt::format("{} is before the previous phase ends: the phase is empty", end->ToString()); });
         end = previous_end;
       }
       previous_end = end;
@@ -82,32 +82,38 @@ class RuleEvaluation {
     std::vector<std::string> missing;
     Truth t = internal::EvalCondition(*phase.when, facts_, &missing);
     if (t == Truth::kTrue) {
-      Derive(fmt::format("{} phase: '{}' is true", PhaseName(phase.kind), phase.when->ToString()));
+      Derive([&] { return fmt::format("{} phase: '{}' is true", PhaseName(phase.kind), phase.when->ToString()); });
       return true;
     }
     if (t == Truth::kFalse) {
-      Derive(fmt::format("{} phase: '{}' is false: no {} for this record", PhaseName(phase.kind),
-                         phase.when->ToString(), PhaseName(phase.kind)));
+      Derive([&] { return fmt::format("{} phase: '{}' is false: no {} for this record", PhaseName(phase.kind),
+                         phase.when->ToString(), PhaseName(phase.kind)); });
       return false;
     }
     for (const auto& m : missing) AddMissing(m);
-    Derive(fmt::format("{} phase: cannot tell whether '{}', missing {}", PhaseName(phase.kind), phase.when->ToString(),
-                       fmt::join(missing, ", ")));
+    Derive([&] { return fmt::format("{} phase: cannot tell whether '{}', missing {}", PhaseName(phase.kind), phase.when->ToString(),
+                       fmt::join(missing, ", ")); });
     return true;  // computed as if it happened; the status is missing_fact anyway
   }
 
   void Push(Phase action, Date from) {
     timeline_.push_back({action, from});
-    Derive(fmt::format("{} from {}", PhaseName(action), from.ToString()));
+    Derive([&] { return fmt::format("{} from {}", PhaseName(action), from.ToString()); });
   }
-  void Derive(std::string line) { out_.derivation.push_back(std::move(line)); }
+  // A line of the derivation, formatted only when the caller asked for one: the plan
+  // evaluates millions of records and reads none of them.
+  template <class MakeLine>
+  void Derive(MakeLine make_line) {
+    if (derive_) out_.derivation.push_back(make_line());
+  }
 
-  std::optional<Date> Date_(const internal::DateExpr& e, const std::string& label) {
+  template <class MakeLabel>
+  std::optional<Date> Date_(const internal::DateExpr& e, MakeLabel label) {
     std::vector<std::string> missing;
     auto d = internal::EvalDate(e, facts_, &missing);
     for (const auto& m : missing) AddMissing(m);
-    if (d) Derive(fmt::format("{} = {} ({})", e.ToString(), d->ToString(), label));
-    else Derive(fmt::format("{}: cannot compute, missing {}", e.ToString(), fmt::join(missing, ", ")));
+    if (d) Derive([&] { return fmt::format("{} = {} ({})", e.ToString(), d->ToString(), label()); });
+    else Derive([&] { return fmt::format("{}: cannot compute, missing {}", e.ToString(), fmt::join(missing, ", ")); });
     return d;
   }
 
@@ -119,8 +125,8 @@ class RuleEvaluation {
   // case is known not to apply. A case that cannot be decided matters only if its date
   // could be later than the date reached: then the record is missing_fact.
   EndResult End(const internal::EndSpec& spec, Phase kind) {
-    std::string label = PhaseEndLabel(kind);
-    if (spec.cases.empty()) return {Date_(*spec.otherwise, label)};
+    const char* label = PhaseEndLabel(kind);
+    if (spec.cases.empty()) return {Date_(*spec.otherwise, [label] { return std::string(label); })};
     std::optional<Date> reached;
     bool applied = false, incomplete = false;
     std::vector<UnknownCase> unknown;
@@ -128,7 +134,7 @@ class RuleEvaluation {
       std::vector<std::string> missing;
       Truth t = internal::EvalCondition(c.when, facts_, &missing);
       if (t == Truth::kFalse) {
-        Derive(fmt::format("case '{}': does not apply", c.when.ToString()));
+        Derive([&] { return fmt::format("case '{}': does not apply", c.when.ToString()); });
         continue;
       }
       if (t == Truth::kUnknown) {
@@ -136,28 +142,28 @@ class RuleEvaluation {
         continue;
       }
       applied = true;
-      auto d = Date_(c.date, fmt::format("case '{}'", c.when.ToString()));
+      auto d = Date_(c.date, [&] { return fmt::format("case '{}'", c.when.ToString()); });
       if (!d) incomplete = true;
       else if (!reached || *d > *reached) reached = d;
     }
     if (incomplete) return {};
     if (!applied && spec.otherwise && unknown.empty()) {
-      reached = Date_(*spec.otherwise, "no case applies: " + label);
+      reached = Date_(*spec.otherwise, [label] { return fmt::format("no case applies: {}", label); });
       if (!reached) return {};
     } else if (!applied && spec.otherwise) {
       // Whether the default applies at all depends on the undecided cases: name their
       // facts first; the default's own missing facts matter only once they are known.
       std::vector<std::string> ignored;
       reached = internal::EvalDate(*spec.otherwise, facts_, &ignored);
-      if (reached) Derive(fmt::format("{} = {} (if no undecided case applies: {})", spec.otherwise->ToString(),
-                                      reached->ToString(), label));
+      if (reached) Derive([&] { return fmt::format("{} = {} (if no undecided case applies: {})", spec.otherwise->ToString(),
+                                      reached->ToString(), label); });
     }
     if (!UnknownCasesEndBy(unknown, reached)) return {};
     if (!reached) {
-      Derive("no case applies and there is no default: the record is kept");
+      Derive([] { return std::string("no case applies and there is no default: the record is kept"); });
       return {std::nullopt, true};
     }
-    Derive(fmt::format("longest applicable case: {} ({})", reached->ToString(), label));
+    Derive([&] { return fmt::format("longest applicable case: {} ({})", reached->ToString(), label); });
     return {reached};
   }
 
@@ -169,15 +175,15 @@ class RuleEvaluation {
       std::vector<std::string> date_missing;
       auto d = internal::EvalDate(u.c->date, facts_, &date_missing);
       if (reached && d && *d <= *reached) {
-        Derive(fmt::format("case '{}': cannot tell (missing {}), but it could only end earlier ({}): no effect",
-                           u.c->when.ToString(), fmt::join(u.missing, ", "), d->ToString()));
+        Derive([&] { return fmt::format("case '{}': cannot tell (missing {}), but it could only end earlier ({}): no effect",
+                           u.c->when.ToString(), fmt::join(u.missing, ", "), d->ToString()); });
         continue;
       }
       all = false;
       for (const auto& m : u.missing) AddMissing(m);  // the condition's facts: what decides first
-      Derive(fmt::format("case '{}': cannot tell, missing {}; it could keep the record {}", u.c->when.ToString(),
+      Derive([&] { return fmt::format("case '{}': cannot tell, missing {}; it could keep the record {}", u.c->when.ToString(),
                          fmt::join(u.missing, ", "),
-                         d ? "through " + d->ToString() : std::string("longer")));
+                         d ? "through " + d->ToString() : std::string("longer")); });
     }
     return all;
   }
@@ -191,12 +197,12 @@ class RuleEvaluation {
       if (t == Truth::kUnknown) {
         // Cannot tell whether the hold applies: keep the record, name what is missing.
         for (const auto& m : missing) AddMissing(m);
-        Derive(fmt::format("hold '{}': cannot tell, missing {}: the record is kept", h.when.ToString(),
-                           fmt::join(missing, ", ")));
+        Derive([&] { return fmt::format("hold '{}': cannot tell, missing {}: the record is kept", h.when.ToString(),
+                           fmt::join(missing, ", ")); });
         continue;
       }
       out_.holds.push_back(h.reason);
-      Derive(fmt::format("hold: {} is true and {} is unknown: every action is suspended", h.when.ToString(), h.until));
+      Derive([&] { return fmt::format("hold: {} is true and {} is unknown: every action is suspended", h.when.ToString(), h.until); });
     }
   }
 
@@ -216,12 +222,12 @@ class RuleEvaluation {
       if (t == Truth::kUnknown) {
         if (*d <= end) continue;
         for (const auto& m : missing) AddMissing(m);
-        Derive(fmt::format("hold '{}': cannot tell, missing {}; it could keep the record through {}", h.when.ToString(),
-                           fmt::join(missing, ", "), d->ToString()));
+        Derive([&] { return fmt::format("hold '{}': cannot tell, missing {}; it could keep the record through {}", h.when.ToString(),
+                           fmt::join(missing, ", "), d->ToString()); });
         continue;
       }
-      Derive(fmt::format("{} and {} is known: kept at least through {} = {}", h.when.ToString(), h.until,
-                         bound.ToString(), d->ToString()));
+      Derive([&] { return fmt::format("{} and {} is known: kept at least through {} = {}", h.when.ToString(), h.until,
+                         bound.ToString(), d->ToString()); });
       end = std::max(end, *d);
     }
     return end;
@@ -238,6 +244,7 @@ class RuleEvaluation {
 
   const internal::CompiledRule& rule_;
   const Facts& facts_;
+  bool derive_;
   Evaluation& out_;
   std::vector<TimelineEntry> timeline_;
 };
@@ -256,17 +263,25 @@ const char* EvalStatusName(EvalStatus status) {
   return "?";
 }
 
-Evaluation Evaluate(const Rule& rule, const Facts& facts, Date as_of) {
+namespace {
+
+Evaluation EvaluateOne(const Rule& rule, const Facts& facts, Date as_of, Derivation derivation) {
   Evaluation out;
   out.rule_id = rule.id;
   out.as_of = as_of;
   if (rule.manual || !rule.compiled) {
     out.status = EvalStatus::kManual;
-    out.derivation.push_back("manual rule: " + rule.manual_reason);
+    if (derivation == Derivation::kBuild) out.derivation.push_back("manual rule: " + rule.manual_reason);
     return out;
   }
-  RuleEvaluation(*rule.compiled, facts, &out).Run();
+  RuleEvaluation(*rule.compiled, facts, derivation == Derivation::kBuild, &out).Run();
   return out;
+}
+
+}  // namespace
+
+Evaluation Evaluate(const Rule& rule, const Facts& facts, Date as_of) {
+  return EvaluateOne(rule, facts, as_of, Derivation::kBuild);
 }
 
 Result<Evaluation> EvaluateRule(const PolicySet& set, const std::string& rule_id, const Facts& facts, Date as_of,
@@ -281,18 +296,24 @@ Result<Evaluation> EvaluateRule(const PolicySet& set, const std::string& rule_id
   return Evaluate(*rule, facts, as_of, assumptions);
 }
 
-Evaluation Evaluate(const Rule& rule, const Facts& facts, Date as_of, const Facts& assumptions) {
-  if (assumptions.empty()) return Evaluate(rule, facts, as_of);
+Evaluation Evaluate(const Rule& rule, const Facts& facts, Date as_of, const Facts& assumptions,
+                    Derivation derivation) {
+  auto used = [&](const std::string& name) {
+    return !facts.count(name) && std::find(rule.facts.begin(), rule.facts.end(), name) != rule.facts.end();
+  };
+  if (std::none_of(assumptions.begin(), assumptions.end(), [&](const auto& a) { return used(a.first); }))
+    return EvaluateOne(rule, facts, as_of, derivation);
   Facts merged = facts;
   std::vector<std::string> assumed, lines;
   for (const auto& [name, value] : assumptions) {
-    if (facts.count(name) || std::find(rule.facts.begin(), rule.facts.end(), name) == rule.facts.end()) continue;
+    if (!used(name)) continue;
     merged[name] = value;
     assumed.push_back(name + "=" + FactValueToString(value));
-    lines.push_back(fmt::format("assumed {} = {} (stated by the deployment: the store does not record it)", name,
-                                FactValueToString(value)));
+    if (derivation == Derivation::kBuild)
+      lines.push_back(fmt::format("assumed {} = {} (stated by the deployment: the store does not record it)", name,
+                                  FactValueToString(value)));
   }
-  Evaluation out = Evaluate(rule, merged, as_of);
+  Evaluation out = EvaluateOne(rule, merged, as_of, derivation);
   out.assumed = std::move(assumed);
   out.derivation.insert(out.derivation.begin(), lines.begin(), lines.end());
   return out;

@@ -145,7 +145,7 @@ class BindingExecution {
       return std::nullopt;
     }
     for (const auto& [name, value] : deployment_.deployment_facts) (*facts)[name] = value;
-    *e = Evaluate(rule_, *facts, options_.as_of, binding_.assume);
+    *e = Evaluate(rule_, *facts, options_.as_of, binding_.assume, options_.derivation);
     if (e->status != EvalStatus::kDue || !e->due) return std::nullopt;
     return Decide(*e, *e->due, binding_.archived_view, record.pseudonymised);
   }

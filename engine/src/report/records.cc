@@ -38,6 +38,7 @@ Result<std::vector<RecordView>> FindRecords(const Deployment& deployment, const 
   RunOptions o;
   o.as_of = q.as_of;
   o.full_scan = true;
+  o.derivation = q.key.empty() ? Derivation::kSkip : Derivation::kBuild;
   if (!q.key.empty()) {
     if (!deployment.FindBinding(q.binding)) return Status::InvalidArgument(fmt::format("unknown binding '{}'", q.binding));
     o.only_bindings = {q.binding};

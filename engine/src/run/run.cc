@@ -239,6 +239,7 @@ ExecuteOptions BaseExecuteOptions(const RunContext& c) {
   exec.progress = c.o.progress;
   exec.pseudonymise_keys = c.o.pseudonymise_keys;
   exec.on_record = c.o.on_record;
+  exec.derivation = c.o.derivation;
   return exec;
 }
 

@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# The benchmarks (docs/benchmarks.md): builds the engine in Release, generates the
+# datasets, runs each figure against its hand-written baseline on identical copies of
+# the same data, alternating engine and baseline, and prints the median of the runs.
+#
+# Usage: tests/bench/run.sh [--rows N] [--reps R] [--only NAME] [--keep]
+#   --rows N    rows of the SQLite and PostgreSQL delete benchmarks (default 5000000)
+#   --reps R    runs of each side, alternating (default 3; the median is reported)
+#   --only NAME one benchmark: eval, report, fast, sqlite, postgres
+#   --keep      keep the work directory (printed)
+# PostgreSQL: RETENTION_TEST_PG (a DSN), else a server is started on a loopback port
+# with tests/postgres_server.sh when PostgreSQL is installed; otherwise that figure is
+# skipped and named. Every engine deletion count is compared with the baseline's.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+rows=5000000 reps=3 only="" keep=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rows) rows=$2; shift 2 ;;
+    --reps) reps=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+case "$rows$reps" in *[!0-9]*) echo "bench: --rows and --reps take a number" >&2; exit 2 ;; esac
+
+build=${BENCH_BUILD_DIR:-$root/build-bench}
+echo "bench: building in Release ($build)" >&2
+BUILD_DIR=$build BUILD_TYPE=Release CMAKE_ARGS="-DRETENTION_BUILD_TESTS=OFF" \
+  BUILD_TARGETS="retention eval_bench" "$root/scripts/setup.sh" >&2
+cli=$build/cli/retention
+work=$(mktemp -d "${TMPDIR:-/tmp}/retention-bench.XXXXXX")
+pg_started=""
+cleanup() {
+  [ -n "$pg_started" ] && RETENTION_TEST_PG_PORT=$pg_started "$root/tests/postgres_server.sh" stop >/dev/null 2>&1 || true
+  if [ "$keep" = 1 ]; then echo "bench: work directory kept: $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+as_of=2026-11-23
+results=$work/results.tsv
+: > "$results"
+
+want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
+# Elapsed seconds and peak RSS (KiB) of a command: "SECONDS KIB"; its output to $work/out.
+measure() { /usr/bin/time -f "%e %M" -o "$work/time" "$@" > "$work/out" 2> "$work/err" || {
+  echo "bench: failed: $*" >&2; cat "$work/err" >&2; exit 1; }; cat "$work/time"; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# figure, engine seconds (list), baseline seconds (list), engine peak RSS KiB (list), note
+record() {
+  local e b m
+  e=$(tr ' ' '\n' <<< "$2" | median); b=$(tr ' ' '\n' <<< "$3" | median); m=$(tr ' ' '\n' <<< "$4" | sort -n | tail -1)
+  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$e" "$b" "$m" "$5" >> "$results"
+}
+
+# --- evaluations per second (one core, in one process) ---------------------------------
+if want eval; then
+  echo "bench: evaluations per second" >&2
+  "$build/tests/bench/eval_bench" "$root/policies" 1000000 5 | tee "$work/eval.txt" >&2
+fi
+
+# --- the DPO's report vs the GROUP BY counting the same buckets -------------------------
+if want report; then
+  echo "bench: report on the demo (1,000,000 rows) vs GROUP BY" >&2
+  (cd "$work" && "$cli" demo init --rows 1000000 > /dev/null)
+  demo=$work/demo
+  sql=$(sed "s/@AS_OF@/$as_of/g" "$root/tests/bench/report_baseline.sql")
+  te="" tb="" tm=""
+  for _ in $(seq "$reps"); do
+    read -r t m < <(measure "$cli" report --config "$demo/config.yaml" --as-of "$as_of" --format json --out "$work/report.json")
+    te="$te $t" tm="$tm $m"
+    read -r t _ < <(measure sh -c "sqlite3 '$demo/data/cpam.db' \"\$1\" && find '$demo/data/recordings' '$demo/data/cctv' -type f -printf '%TY-%Tm\n' | sort | uniq -c" sh "$sql")
+    tb="$tb $t"
+  done
+  record "report, demo 1M rows (json) vs GROUP BY + find" "$te" "$tb" "$tm" "target <= 2x"
+fi
+
+# --- one table of N rows, 9% due: plan --fast, run, on SQLite -----------------------------
+make_sqlite() {  # $1: database file; rows ids 1..N, fin_droits spread so that 9% are due
+  sqlite3 "$1" <<SQL
+PRAGMA journal_mode = WAL;
+CREATE TABLE droits (id INTEGER PRIMARY KEY, nir TEXT NOT NULL, fin_droits DATE);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $rows)
+INSERT INTO droits SELECT i, printf('1%012d', i),
+  CASE WHEN (i * 7919) % 100 < 9 THEN date('2015-01-01', '+' || ((i * 104729) % 2500) || ' days')
+       WHEN i % 1000 = 0 THEN NULL
+       ELSE date('2021-12-01', '+' || ((i * 104729) % 3000) || ' days') END FROM n;
+CREATE INDEX droits_fin_droits ON droits (fin_droits);
+SQL
+}
+write_config() {  # $1: directory, $2: store line
+  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$1/audit.key"
+  chmod 600 "$1/audit.key"
+  cat > "$1/config.yaml" <<YAML
+policies: $root/policies
+state: state.db
+audit_key: {file: audit.key}
+stores:
+  main: $2
+bindings:
+  - rule: F01.droits
+    store: main
+    table: droits
+    key: id
+    subject: nir
+    facts: {fin_droits: fin_droits}
+    guard: {max_fraction: 0.2}
+YAML
+}
+due_sql="fin_droits < date('$as_of', '-5 years')"
+
+if want fast || want sqlite; then
+  echo "bench: SQLite, $rows rows, 9% due" >&2
+  mkdir -p "$work/sqlite"
+  make_sqlite "$work/sqlite/source.db"
+fi
+if want fast; then
+  d=$work/sqlite/fast; mkdir -p "$d"; cp "$work/sqlite/source.db" "$d/main.db"
+  write_config "$d" "{type: sqlite, path: main.db}"
+  te="" tb="" tm=""
+  for _ in $(seq "$reps"); do
+    read -r t m < <(measure "$cli" plan --fast --config "$d/config.yaml" --as-of "$as_of" --format json)
+    te="$te $t" tm="$tm $m"
+    engine_due=$(python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); print(p["bindings"][0]["due"]["delete"]["count"])' "$work/out")
+    read -r t _ < <(measure sqlite3 "$d/main.db" "SELECT count(*) FROM droits WHERE $due_sql")
+    tb="$tb $t"
+    [ "$engine_due" = "$(cat "$work/out")" ] || { echo "bench: plan --fast counts $engine_due due, SQL $(cat "$work/out")" >&2; exit 1; }
+  done
+  record "plan --fast vs SELECT count(*), SQLite $rows rows" "$te" "$tb" "$tm" "target <= 2x"
+fi
+if want sqlite; then
+  te="" tb="" tm=""
+  for i in $(seq "$reps"); do
+    d=$work/sqlite/run$i; mkdir -p "$d"; cp "$work/sqlite/source.db" "$d/main.db"
+    write_config "$d" "{type: sqlite, path: main.db}"
+    read -r t m < <(measure "$cli" run --config "$d/config.yaml" --as-of "$as_of")
+    te="$te $t" tm="$tm $m"
+    engine_left=$(sqlite3 "$d/main.db" "SELECT count(*) FROM droits")
+    b=$work/sqlite/base$i.db; cp "$work/sqlite/source.db" "$b"
+    read -r t _ < <(measure sqlite3 "$b" "DELETE FROM droits WHERE $due_sql")
+    tb="$tb $t"
+    [ "$engine_left" = "$(sqlite3 "$b" "SELECT count(*) FROM droits")" ] || {
+      echo "bench: the engine left $engine_left rows, the DELETE $(sqlite3 "$b" "SELECT count(*) FROM droits")" >&2; exit 1; }
+    rm -rf "$d" "$b"
+  done
+  record "run vs DELETE, SQLite $rows rows, 9% due" "$te" "$tb" "$tm" "target <= 1.25x"
+fi
+
+# --- the same on PostgreSQL ------------------------------------------------------------------
+if want postgres; then
+  dsn=${RETENTION_TEST_PG:-}
+  if [ -z "$dsn" ] && [ -x "$root/tests/postgres_server.sh" ]; then
+    port=${BENCH_PG_PORT:-55490}
+    dsn=$(RETENTION_TEST_PG_PORT=$port "$root/tests/postgres_server.sh" start 2>/dev/null) && pg_started=$port || dsn=""
+  fi
+  if [ -z "$dsn" ]; then
+    printf '%s\t\t\t\t%s\n' "run vs DELETE, PostgreSQL" "skipped: no PostgreSQL server" >> "$results"
+  else
+    echo "bench: PostgreSQL, $rows rows, 9% due" >&2
+    psql -q "$dsn" -v ON_ERROR_STOP=1 <<SQL
+DROP TABLE IF EXISTS bench_source;
+CREATE TABLE bench_source AS SELECT i AS id, '1' || lpad(i::text, 12, '0') AS nir,
+  CASE WHEN (i::bigint * 7919) % 100 < 9 THEN DATE '2015-01-01' + ((i::bigint * 104729) % 2500)::int
+       WHEN i % 1000 = 0 THEN NULL
+       ELSE DATE '2021-12-01' + ((i::bigint * 104729) % 3000)::int END AS fin_droits
+  FROM generate_series(1, $rows) AS i;
+SQL
+    copy_table() {  # $1: table name
+      psql -q "$dsn" -v ON_ERROR_STOP=1 -c "DROP TABLE IF EXISTS $1" \
+        -c "CREATE TABLE $1 (id bigint PRIMARY KEY, nir text NOT NULL, fin_droits date)" \
+        -c "INSERT INTO $1 SELECT * FROM bench_source" -c "CREATE INDEX ON $1 (fin_droits)" -c "VACUUM ANALYZE $1"
+    }
+    te="" tb="" tm=""
+    for i in $(seq "$reps"); do
+      d=$work/pg$i; mkdir -p "$d"
+      copy_table droits
+      write_config "$d" "{type: postgres, dsn: \"$dsn\"}"
+      read -r t m < <(measure "$cli" run --config "$d/config.yaml" --as-of "$as_of")
+      te="$te $t" tm="$tm $m"
+      engine_left=$(psql -tA "$dsn" -c "SELECT count(*) FROM droits")
+      copy_table droits
+      read -r t _ < <(measure psql -q "$dsn" -c "DELETE FROM droits WHERE fin_droits < DATE '$as_of' - INTERVAL '5 years'")
+      tb="$tb $t"
+      [ "$engine_left" = "$(psql -tA "$dsn" -c "SELECT count(*) FROM droits")" ] || {
+        echo "bench: PostgreSQL: the engine left $engine_left rows, the DELETE another count" >&2; exit 1; }
+    done
+    psql -q "$dsn" -c "DROP TABLE IF EXISTS droits" -c "DROP TABLE IF EXISTS bench_source"
+    record "run vs DELETE, PostgreSQL $rows rows, 9% due" "$te" "$tb" "$tm" "target <= 1.25x"
+  fi
+fi
+
+# --- the table ---------------------------------------------------------------------------------
+echo
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"); reps: $reps (medians)"
+[ -f "$work/eval.txt" ] && cat "$work/eval.txt" && echo
+printf '%-52s %10s %10s %7s %12s  %s\n' figure engine baseline ratio "peak RSS" note
+while IFS=$'\t' read -r fig e b m note; do
+  if [ -z "$e" ]; then printf '%-52s %10s %10s %7s %12s  %s\n' "$fig" - - - - "$note"; continue; fi
+  awk -v f="$fig" -v e="$e" -v b="$b" -v m="$m" -v n="$note" \
+    'BEGIN { printf "%-52s %9.2fs %9.2fs %6.2fx %8.1f MiB  %s\n", f, e, b, (b > 0 ? e / b : 0), m / 1024, n }'
+done < "$results"
