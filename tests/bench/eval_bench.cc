@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "eval_bench: cannot load the policies in %s\n", argv[1]);
     return 2;
   }
-  const retention::PolicySet& set = *loaded.policies;
+  const retention::PolicySet& set = loaded.policies;
   std::vector<Bench> benches = {
       {"F05.prestations", HandF05, [](const Row& r) { return Facts{{"date_versement", r.a}}; }},
       {"F19.deces", HandF19,
