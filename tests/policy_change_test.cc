@@ -274,6 +274,9 @@ TEST_CASE("policy lock: edits of the state database are detected", "[policy_chan
     db.Exec("UPDATE policy_versions SET files = replace(files, 'for: 10y', 'for: 1y')");
   }
   SECTION("the locked version deleted") { db.Exec("DELETE FROM policy_versions"); }
+  SECTION("a policy file hash assigned another version") {
+    db.Exec("UPDATE policy_sets SET version = '0000000000000000000000000000000000000000000000000000000000000000'");
+  }
   Process verify = Retention("audit verify" + c);
   INFO(verify.out);
   CHECK(verify.code != 0);

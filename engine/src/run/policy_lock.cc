@@ -77,8 +77,14 @@ Result<std::vector<LockFinding>> CheckPolicyLocks(const Deployment& deployment, 
   if (!locks.ok()) return locks.status();
   std::vector<LockFinding> out;
   std::map<std::string, PolicySet> versions;
+  // The bindings of stores that could not be opened are neither planned nor run (exit 5):
+  // nothing to compare there.
+  Deployment open = deployment;
+  open.bindings.clear();
+  for (const auto& b : deployment.bindings)
+    if (stores.Available(b)) open.bindings.push_back(b);
   for (const auto& lock : *locks) {
-    auto f = CheckOne(lock, deployment, policies, stores, state, as_of, holds, &versions);
+    auto f = CheckOne(lock, open, policies, stores, state, as_of, holds, &versions);
     if (!f.ok()) return f.status();
     if (f->rule_missing || f->earlier > 0) out.push_back(std::move(*f));
   }
