@@ -20,11 +20,6 @@ struct ChangeOptions {
   bool all = false;
 };
 
-StateDb& StateOrExit(OpenedDeployment& d) {
-  if (!d.state) throw Exit{kExitBadInput, "no state database yet: no plan or run has recorded a policy version"};
-  return *d.state;
-}
-
 // Lock and unlock append to the keyed chain: it must verify under this key first.
 void VerifiedOrExit(const StateDb& state) {
   auto v = state.VerifyAudit();
@@ -38,7 +33,12 @@ std::string Short(const std::string& id) { return id.substr(0, 12); }
 
 int RunHistory(const ChangeOptions& o) {
   auto loaded = LoadForCommand(o.config, o.policies, false, State::kIfExists);
-  auto versions = StateOrExit(*loaded).PolicyVersions();
+  if (!loaded->state) {
+    std::cout << (o.format == "json" ? "[]\n" : "no state database yet: the first run (or lock) creates it; plans "
+                                                  "record their version once it exists\n");
+    return kExitOk;
+  }
+  auto versions = loaded->state->PolicyVersions();
   if (!versions.ok()) throw Exit{kExitFailed, versions.status().message()};
   auto locks = loaded->state->PolicyLocks();
   if (!locks.ok()) throw Exit{kExitFailed, locks.status().message()};
@@ -71,8 +71,10 @@ int RunHistory(const ChangeOptions& o) {
 PolicySet LoadSide(const std::string& what, const char* name, OpenedDeployment* d) {
   std::error_code ec;
   if (std::filesystem::is_directory(what, ec)) return std::move(LoadPoliciesOrExit(what).policies);
-  if (!d || !d->state)
-    throw Exit{kExitBadInput, fmt::format("{} '{}' is not a policy folder (a recorded version needs --config)", name, what)};
+  if (!d) throw Exit{kExitBadInput, fmt::format("{} '{}' is not a policy folder (a recorded version needs --config)", name, what)};
+  if (!d->state)
+    throw Exit{kExitBadInput, fmt::format("{} '{}' is not a policy folder, and no version is recorded yet (no state "
+                                          "database)", name, what)};
   auto id = d->state->FindPolicyVersion(what);
   if (!id.ok()) throw Exit{kExitBadInput, fmt::format("{}: {}", name, id.status().message())};
   auto set = d->state->LoadPolicyVersion(*id);
@@ -165,7 +167,11 @@ int RunLock(const ChangeOptions& o, bool lock) {
 
 int RunLocks(const ChangeOptions& o) {
   auto loaded = LoadForCommand(o.config, o.policies, false, State::kIfExists);
-  auto locks = StateOrExit(*loaded).PolicyLocks();
+  if (!loaded->state) {
+    std::cout << "no rule is locked (no state database yet)\n";
+    return kExitOk;
+  }
+  auto locks = loaded->state->PolicyLocks();
   if (!locks.ok()) throw Exit{kExitFailed, locks.status().message()};
   for (const auto& l : *locks) {
     std::cout << fmt::format("{:<30} version {} entry {} by {} on {}: {}\n", l.rule_id, Short(l.version), l.entry,
@@ -216,7 +222,7 @@ Example:
   auto o = std::make_shared<ChangeOptions>();
   CLI::App* locks = cmd->add_subcommand("locks", "List the rule locks and their overrides (from the audit chain)");
   ConfigOptions(locks, o.get(), true);
-  locks->footer("Example:\n  retention policies locks --config demo/config.yaml");
+  locks->footer("Example (after `retention demo init --dir demo`):\n  retention policies locks --config demo/config.yaml");
   locks->callback([o, set_action] { set_action([o] { return RunLocks(*o); }); });
 }
 
@@ -231,7 +237,7 @@ void AddPolicyChangeCommands(CLI::App* cmd, SetAction set_action) {
 A version is the meaning of a policy set (docs/operations.md): reformatting, comments and
 the quoted register text do not make a new one.
 
-Example:
+Example (after `retention demo init --dir demo && retention run --config demo/config.yaml --allow-mass`):
   retention policies history --config demo/config.yaml)");
   history->callback([h, set_action] { set_action([h] { return RunHistory(*h); }); });
 
@@ -248,10 +254,14 @@ every record bound to a changed rule is evaluated under both sets (the plan's co
 and, per binding and action, the records whose dates move earlier, later, or become due
 at once are counted, with sample keys (as `retention plan` shows them).
 
-Examples:
-  retention policies diff policies/ /tmp/policies-proposed/
-  retention policies diff 3f2a1b9c0d1e policies/ --config demo/config.yaml --format json
-  retention policies diff policies/ /tmp/policies-proposed/ --config demo/config.yaml --format html > impact.html)");
+Examples (from the repository):
+  cp -r policies /tmp/proposed      # then edit /tmp/proposed, e.g. a duration
+  retention policies diff policies/ /tmp/proposed/
+  retention demo init --dir demo
+  retention policies diff policies/ /tmp/proposed/ --config demo/config.yaml --as-of 2027-01-01
+  retention policies diff policies/ /tmp/proposed/ --config demo/config.yaml --format html > impact.html
+  retention policies history --config demo/config.yaml   # a VERSION, then:
+  retention policies diff VERSION /tmp/proposed/ --config demo/config.yaml --format json)");
   diff->callback([d, set_action] { set_action([d] { return RunDiff(*d); }); });
   AddLockCommands(cmd, set_action);
 }
