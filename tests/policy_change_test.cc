@@ -22,15 +22,16 @@ namespace {
 constexpr const char* kF05 = "01_gestion_des_droits/F05.yaml";
 constexpr const char* kArchive10y = "      - phase: archive\n        for: 10y";
 
-// A copy of the shipped policies in `dir`, with `from` replaced by `to` in F05.yaml.
-std::string EditedPolicies(const TempDir& tmp, const std::string& name, const std::string& from, const std::string& to) {
+// A copy of the shipped policies in `dir`, with `from` replaced by `to` in `file` (F05.yaml).
+std::string EditedPolicies(const TempDir& tmp, const std::string& name, const std::string& from, const std::string& to,
+                           const std::string& file = kF05) {
   fs::path dir = tmp.path() / name;
-  fs::copy(RETENTION_SOURCE_DIR "/policies", dir, fs::copy_options::recursive);
-  std::string text = ReadAll((dir / kF05).string());
+  if (!fs::exists(dir)) fs::copy(RETENTION_SOURCE_DIR "/policies", dir, fs::copy_options::recursive);
+  std::string text = ReadAll((dir / file).string());
   auto at = text.find(from);
   REQUIRE(at != std::string::npos);
   text.replace(at, from.size(), to);
-  std::ofstream((dir / kF05).string(), std::ios::trunc) << text;
+  std::ofstream((dir / file).string(), std::ios::trunc) << text;
   return dir.string();
 }
 
@@ -78,6 +79,14 @@ TEST_CASE("policy change: a cosmetic edit is no change and a quoted text reworde
   // Comments, quoting, flow style and a duration written in another unit (10y = 120m).
   std::string cosmetic = EditedPolicies(tmp, "cosmetic", kArchive10y,
                                         "      # the archive phase, reformatted\n      - {phase: 'archive', for: 120m}");
+  // Cases in another order, and the arguments of min and and swapped.
+  EditedPolicies(tmp, "cosmetic", "            - when: cloture\n              date: cloture + 10y\n            - when: deces\n"
+                                  "              date: deces + 10y",
+                 "            - when: deces\n              date: deces + 10y\n            - when: cloture\n"
+                 "              date: cloture + 10y", "04_prevention_coordination_organisation_soins/F30.yaml");
+  EditedPolicies(tmp, "cosmetic", "when: cloture and deces\n              date: min(cloture, deces)",
+                 "when: deces and cloture\n              date: min(deces, cloture)",
+                 "04_prevention_coordination_organisation_soins/F29.yaml");
   LoadResult edited = LoadPolicies(cosmetic);
   REQUIRE_FALSE(HasErrors(edited.diagnostics));
   CHECK(edited.policies.hash != shipped.policies.hash);
