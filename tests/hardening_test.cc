@@ -15,6 +15,7 @@
 
 #include "retention/connectors.h"
 #include "retention/deployment.h"
+#include "crypto/digest.h"
 #include "plan/record_facts.h"
 #include "retention/run.h"
 #include "retention/secrets.h"
@@ -313,4 +314,18 @@ TEST_CASE("files the engine creates for personal data are owner-only", "[hardeni
   REQUIRE(state.ok());
   CHECK(ModeOf(dir / "state.db") == 0600);
   CHECK(ModeOf(dir / "state.db-wal") == 0600);
+}
+
+TEST_CASE("HMAC-SHA-256 matches RFC 4231 whatever the order of keys", "[hardening][crypto]") {
+  // RFC 4231 test cases 1 and 6 (a key longer than the block is hashed first), and
+  // case 2, alternated: the digest keeps one key's pads per thread and must switch.
+  const std::string key1(20, '\x0b'), key6(131, '\xaa');
+  const std::string data6 = "Test Using Larger Than Block-Size Key - Hash Key First";
+  for (int round = 0; round < 2; ++round) {
+    CHECK(internal::HmacSha256Hex(key1, "Hi There") == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    CHECK(internal::HmacSha256Hex(key6, data6) == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    CHECK(internal::HmacSha256Hex("Jefe", "what do ya want for nothing?") ==
+          "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    CHECK(internal::HmacSha256Hex("", "") == "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+  }
 }

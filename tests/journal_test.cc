@@ -77,7 +77,17 @@ bindings:
     state->AbortBatch();  // what the kernel does to the dead process's transaction
   }
 
-  std::vector<std::string> Journal() { return SqliteDb(dir / "main.db").Column("SELECT key_digest FROM _retention_journal ORDER BY seq"); }
+  // The journaled digests, in order (a row holds several, comma-separated).
+  std::vector<std::string> Journal() {
+    std::vector<std::string> out;
+    for (const auto& row : SqliteDb(dir / "main.db").Column("SELECT key_digest FROM _retention_journal ORDER BY seq"))
+      for (size_t start = 0; start <= row.size();) {
+        size_t comma = std::min(row.find(',', start), row.size());
+        out.push_back(row.substr(start, comma - start));
+        start = comma + 1;
+      }
+    return out;
+  }
 };
 
 }  // namespace

@@ -261,6 +261,19 @@ TEST_CASE("explain --key and subject read real records: held and missing facts",
   for (const auto& r : j["records"]) held = held || r["status"] == "hold";
   CHECK(held);
   CHECK(cli.out.find(subject) == std::string::npos);
+  // The same list as one HTML page: a row per record, the hold shown, the identifier absent.
+  auto page = Retention(fmt::format("subject --config {} --subject '{}' --as-of 2026-11-22 --format html", demo.config,
+                                    subject));
+  REQUIRE(page.code == 0);
+  std::string html = page.out.substr(page.out.find("<!DOCTYPE html>"));
+  std::string body = html.substr(html.find("<tbody>"));
+  int64_t rows = 0;
+  for (size_t at = body.find("<tr>"); at != std::string::npos; at = body.find("<tr>", at + 1)) ++rows;
+  CHECK(rows == subject_records);
+  CHECK_THAT(body, Catch::Contains("<td>hold</td>"));
+  CHECK_THAT(html, Catch::EndsWith("</html>\n") || Catch::EndsWith("</html>"));
+  CHECK(html.find(subject) == std::string::npos);
+  CHECK(html.find("http") == std::string::npos);  // self-contained: nothing fetched
   // An unknown key is exit 2, with only what was passed in the message.
   auto none = Retention(fmt::format("explain --config {} --binding {} --key no-such-key", demo.config,
                                     example[EvalStatus::kHold].first));

@@ -69,7 +69,7 @@ struct Binding {
   std::optional<ArchiveSettings> archive;
   std::optional<PseudonymiseSettings> pseudonymise;
   std::string glob;        // files: which files are records (e.g. "*.wav")
-  int batch_size = 500;
+  int batch_size = 5000;
   GuardSettings guard;
   // Facts this store does not record, stated explicitly (`assume: {contentieux: false}`):
   // used only when the record has no value, and shown in explain, plans, approvals and

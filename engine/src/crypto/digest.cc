@@ -1,5 +1,9 @@
 #include "crypto/digest.h"
 
+#include <algorithm>
+#include <memory>
+#include <string>
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -21,9 +25,54 @@ std::string Sha256Hex(std::string_view data) {
   return ToHex(md, len);
 }
 
+namespace {
+
+using MdCtx = std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)>;
+
+// HMAC-SHA-256 (RFC 2104) with the key's inner and outer pads absorbed once: a run
+// digests every key it changes under one audit key, and setting up an HMAC per call
+// cost more than the hashing. One per thread, for the last key used.
+class HmacSha256 {
+ public:
+  bool Matches(std::string_view key) const { return ready_ && key == key_; }
+
+  void Reset(std::string_view key) {
+    key_.assign(key.data(), key.size());
+    unsigned char block[64] = {0};
+    unsigned len = 0;
+    if (key.size() > sizeof block) EVP_Digest(key.data(), key.size(), block, &len, EVP_sha256(), nullptr);
+    else std::copy(key.begin(), key.end(), block);
+    unsigned char pad[64];
+    for (size_t i = 0; i < 64; ++i) pad[i] = block[i] ^ 0x36;
+    ready_ = EVP_DigestInit_ex(inner_.get(), EVP_sha256(), nullptr) && EVP_DigestUpdate(inner_.get(), pad, 64);
+    for (size_t i = 0; i < 64; ++i) pad[i] = block[i] ^ 0x5c;
+    ready_ = ready_ && EVP_DigestInit_ex(outer_.get(), EVP_sha256(), nullptr) && EVP_DigestUpdate(outer_.get(), pad, 64);
+  }
+
+  // False when OpenSSL fails (the caller falls back to its one-shot HMAC).
+  bool Digest(std::string_view data, unsigned char* md, unsigned* len) {
+    unsigned char inner_md[EVP_MAX_MD_SIZE];
+    unsigned inner_len = 0;
+    return EVP_MD_CTX_copy_ex(work_.get(), inner_.get()) && EVP_DigestUpdate(work_.get(), data.data(), data.size()) &&
+           EVP_DigestFinal_ex(work_.get(), inner_md, &inner_len) && EVP_MD_CTX_copy_ex(work_.get(), outer_.get()) &&
+           EVP_DigestUpdate(work_.get(), inner_md, inner_len) && EVP_DigestFinal_ex(work_.get(), md, len);
+  }
+
+ private:
+  std::string key_;
+  bool ready_ = false;
+  MdCtx inner_{EVP_MD_CTX_new(), EVP_MD_CTX_free}, outer_{EVP_MD_CTX_new(), EVP_MD_CTX_free},
+      work_{EVP_MD_CTX_new(), EVP_MD_CTX_free};
+};
+
+}  // namespace
+
 std::string HmacSha256Hex(std::string_view key, std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned len = 0;
+  thread_local HmacSha256 hmac;
+  if (!hmac.Matches(key)) hmac.Reset(key);
+  if (hmac.Digest(data, md, &len)) return ToHex(md, len);
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
        data.size(), md, &len);
   return ToHex(md, len);

@@ -296,7 +296,7 @@ class DeploymentReader {
       else Identifier(node["key"], b.key, "key column");
       if (node["subject"]) Identifier(node["subject"], b.subject, "subject column");
     }
-    b.batch_size = r_.Int(node, "batch_size").value_or(500);
+    b.batch_size = r_.Int(node, "batch_size").value_or(5000);
     if (b.batch_size < 1 || b.batch_size > 100000) r_.Error(node["batch_size"], "batch_size must be 1..100000");
     if (YAML::Node g = node["guard"]; g && r_.CheckMap(g, "guard", {"max_rows", "max_fraction"}, {})) {
       b.guard.max_rows = r_.Int(g, "max_rows").value_or(static_cast<int>(b.guard.max_rows));

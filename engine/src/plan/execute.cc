@@ -98,6 +98,33 @@ struct Pending {
   std::vector<std::string> subjects;
 };
 
+// Keys in their store's order: numbers by value (a rowid), others as text. Records are
+// found in date order, scattered over the table; batches of neighbouring keys touch a
+// few pages each instead of one page per record.
+bool KeyBefore(const std::string& a, const std::string& b) {
+  auto number = [](const std::string& s) {
+    return !s.empty() && s.size() < 19 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  bool na = number(a), nb = number(b);
+  if (na != nb) return na;
+  if (na && a.size() != b.size()) return a.size() < b.size();
+  return a < b;
+}
+
+void SortByKey(Pending* p) {
+  std::vector<size_t> order(p->keys.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [p](size_t x, size_t y) { return KeyBefore(p->keys[x], p->keys[y]); });
+  Pending sorted;
+  sorted.keys.reserve(order.size());
+  sorted.subjects.reserve(order.size());
+  for (size_t i : order) {
+    sorted.keys.push_back(std::move(p->keys[i]));
+    sorted.subjects.push_back(std::move(p->subjects[i]));
+  }
+  *p = std::move(sorted);
+}
+
 class BindingExecution {
  public:
   BindingExecution(const Deployment& d, const PolicySet& p, const Stores& s, const ExecuteOptions& o,
@@ -209,6 +236,7 @@ class BindingExecution {
     int64_t done = 0, total = 0;
     for (const auto& [action, p] : pending_) total += static_cast<int64_t>(p.keys.size());
     for (auto& [action, pending] : pending_) {
+      SortByKey(&pending);
       if (action == Phase::kPseudonymise && key.empty())
         return Status::FailedPrecondition(fmt::format("binding {}: no pseudonymisation key", binding_.name));
       size_t batch = static_cast<size_t>(binding_.batch_size);

@@ -14,7 +14,7 @@ namespace retention {
 namespace {
 
 constexpr const char* kJournal = "\"_retention_journal\"";
-constexpr size_t kRowsPerInsert = 200;
+constexpr size_t kDigestsPerRow = 200;
 
 }  // namespace
 
@@ -28,19 +28,21 @@ Result<std::string> SqlConnector::WriteJournal(const ApplyRequest& request, cons
       !s.ok())
     return s;
   std::string batch = fmt::format("{}:{}:{}", request.run_id, request.binding->name, ++journal_seq_);
-  for (size_t start = 0; start < applied.size(); start += kRowsPerInsert) {
-    size_t end = std::min(applied.size(), start + kRowsPerInsert);
-    std::string sql = fmt::format("INSERT INTO {} (batch, seq, run_id, binding, action, key_digest) VALUES ", kJournal);
-    std::vector<Value> params;
-    for (size_t i = start; i < end; ++i) {
-      sql += i == start ? "(" : ", (";
-      for (int c = 0; c < 6; ++c) sql += (c ? ", " : "") + dialect().Placeholder(static_cast<int>(params.size()) + c + 1);
-      sql += ")";
-      params.insert(params.end(), {batch, std::to_string(i), request.run_id, request.binding->name,
-                                   std::string(PhaseName(request.action)), request.key_digest(applied[i])});
-    }
-    if (Status s = Exec(sql, params); !s.ok()) return s;
+  // A row holds the digests of up to kDigestsPerRow keys, comma-separated (a digest is
+  // hexadecimal): a few rows per batch instead of one per record.
+  std::vector<Value> params;
+  std::string sql = fmt::format("INSERT INTO {} (batch, seq, run_id, binding, action, key_digest) VALUES ", kJournal);
+  for (size_t start = 0, row = 0; start < applied.size(); start += kDigestsPerRow, ++row) {
+    size_t end = std::min(applied.size(), start + kDigestsPerRow);
+    std::string digests;
+    for (size_t i = start; i < end; ++i) digests += (i == start ? "" : ",") + request.key_digest(applied[i]);
+    sql += row == 0 ? "(" : ", (";
+    for (int c = 0; c < 6; ++c) sql += (c ? ", " : "") + dialect().Placeholder(static_cast<int>(params.size()) + c + 1);
+    sql += ")";
+    params.insert(params.end(), {batch, std::to_string(row), request.run_id, request.binding->name,
+                                 std::string(PhaseName(request.action)), std::move(digests)});
   }
+  if (Status s = Exec(sql, params); !s.ok()) return s;
   return batch;
 }
 
@@ -66,7 +68,12 @@ Result<std::vector<StagedBatch>> SqlConnector::Recover() {
                        b.action = PhaseFromName(r[3].value_or("")).value_or(Phase::kActive);  // unknown: refused
                        out.push_back(std::move(b));
                      }
-                     out.back().key_digests.push_back(r[4].value_or(""));
+                     std::string digests = r[4].value_or("");
+                     for (size_t start = 0; start <= digests.size();) {
+                       size_t comma = std::min(digests.find(',', start), digests.size());
+                       out.back().key_digests.push_back(digests.substr(start, comma - start));
+                       start = comma + 1;
+                     }
                      return true;
                    });
   if (!s.ok()) return s;
