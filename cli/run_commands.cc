@@ -190,6 +190,8 @@ void AddPlanRunCommands(CLI::App& app, SetAction set_action) {
 A plan evaluates every record of every binding and reports, per binding: rows, what is
 due per action (with sample keys), what is held (data-driven and operator holds),
 missing facts and manual rules. Nothing is changed. `retention run` makes the same plan.
+A locked rule (`retention policies lock`) that this policy set would make act earlier is
+flagged on stderr (and in JSON, `lock_findings`): a run would refuse it (exit 4).
 
 Examples:
   retention plan --config examples/cpam/config.yaml
