@@ -12,6 +12,8 @@ using SetAction = std::function<void(std::function<int()>)>;
 
 void AddExplainCommand(CLI::App& app, SetAction set_action);
 void AddPoliciesCommand(CLI::App& app, SetAction set_action);
+// `policies history|diff|lock|unlock|locks`, under the `policies` command.
+void AddPolicyChangeCommands(CLI::App* policies, SetAction set_action);
 void AddPlanRunCommands(CLI::App& app, SetAction set_action);
 void AddHoldCommand(CLI::App& app, SetAction set_action);
 void AddAuditCommand(CLI::App& app, SetAction set_action);

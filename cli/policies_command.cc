@@ -98,7 +98,7 @@ std::string RenderFacts(const PolicySet& p) { return FactsMarkdown(p.vocabulary)
 }  // namespace
 
 void AddPoliciesCommand(CLI::App& app, SetAction set_action) {
-  CLI::App* cmd = app.add_subcommand("policies", "Validate and document the policy files");
+  CLI::App* cmd = app.add_subcommand("policies", "Validate, document, version, compare and lock the policy files");
   cmd->require_subcommand(1);
   auto dir = std::make_shared<std::string>();
   CLI::App* check = cmd->add_subcommand("check", "Load every policy and report all problems with file:line:column");
@@ -123,6 +123,7 @@ void AddPoliciesCommand(CLI::App& app, SetAction set_action) {
                 set_action, RenderTable);
   AddDocCommand(cmd, "facts", "Render the vocabulary of facts as Markdown (docs/facts.md)",
                 "Example:\n  retention policies facts --output docs/facts.md", set_action, RenderFacts);
+  AddPolicyChangeCommands(cmd, set_action);
 }
 
 }  // namespace retention::cli

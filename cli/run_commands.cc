@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "common.h"
@@ -69,6 +70,16 @@ int RunPlan(const PlanRunOptions& o) {
                        loaded->state ? &*loaded->state : nullptr, ro);
   if (!out.ok()) throw Exit{ErrorExit(out.status(), false), out.status().message()};
   std::string json = PlanToJson(out->plan);
+  if (!out->lock_findings.empty()) {  // flagged: a run would refuse the locks still holding
+    auto j = nlohmann::ordered_json::parse(json, nullptr, false);
+    nlohmann::ordered_json locks = nlohmann::ordered_json::array();
+    for (const auto& f : out->lock_findings)
+      locks.push_back({{"rule", f.lock.rule_id}, {"lock_entry", f.lock.entry}, {"overridden", f.overridden()},
+                       {"rule_missing", f.rule_missing}, {"records_earlier", f.earlier}, {"at_once", f.at_once},
+                       {"by_binding", f.by_binding}, {"message", f.Message()}});
+    if (j.is_object()) j["lock_findings"] = locks;
+    json = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
   if (!o.save.empty()) {
     // The plan lists sample keys: owner-only when created.
     if (Status created = CreatePrivateFile(o.save); !created.ok()) throw Exit{kExitBadInput, created.message()};
@@ -87,6 +98,10 @@ int RunPlan(const PlanRunOptions& o) {
                                  h.author.empty() ? "?" : h.author, h.reason, fmt::join(h.bindings, ", "));
     }
   }
+  for (const auto& f : out->lock_findings)
+    std::cerr << fmt::format("retention: {}: {}\n", f.overridden() ? "lock overridden, a run would rely on the override"
+                                                                      : "LOCKED, a run would be refused",
+                             f.Message());
   if (!o.save.empty() && o.format != "json")
     std::cout << fmt::format("\nSaved to {} (valid {} days, once): review it, then `retention run --config {} --approved {} "
                              "--approved-by NAME`.\n", o.save, o.expires, o.config, o.save);
@@ -135,6 +150,10 @@ int RunRun(const PlanRunOptions& o) {
                              out->recovered_batches, out->recovered_records);
   std::cout << fmt::format("\nRun #{} {}. Certificate: {} (and {})\n", out->run_id,
                            out->incomplete ? "incomplete" : "done", out->certificate_text, out->certificate_json);
+  for (const auto& f : out->lock_findings)
+    std::cout << fmt::format("Relied on the override (entry {}, by {}) of the lock of rule {}: {} record(s) acted on "
+                             "earlier than the locked version; recorded in the audit chain and on the certificate\n",
+                             f.lock.override_entry, f.lock.override_author, f.lock.rule_id, f.earlier);
   int code = kExitOk;
   if (out->guard_tripped) {
     std::cerr << "retention: a guard stopped some bindings (see GUARD above); nothing was applied for them\n";
@@ -171,6 +190,8 @@ void AddPlanRunCommands(CLI::App& app, SetAction set_action) {
 A plan evaluates every record of every binding and reports, per binding: rows, what is
 due per action (with sample keys), what is held (data-driven and operator holds),
 missing facts and manual rules. Nothing is changed. `retention run` makes the same plan.
+A locked rule (`retention policies lock`) that this policy set would make act earlier is
+flagged on stderr (and in JSON, `lock_findings`): a run would refuse it (exit 4).
 
 Examples:
   retention demo init && retention plan --config demo/config.yaml
@@ -201,7 +222,8 @@ it is changed. Every batch is appended to the audit chain; a certificate is writ
 Exit codes (docs/operations.md): 0 done, 1 failed or incomplete, 2 bad input,
   3 a guard skipped a binding, 4 refused (future date, earlier than the last run,
   another run active, audit chain that does not verify, approved plan stale,
-  edited, already used, expired or dated in the future), 5 a store unavailable
+  edited, already used, expired or dated in the future, a locked rule that this
+  policy set would make act earlier: `retention policies lock`), 5 a store unavailable
   (the other stores' bindings ran). Several: the first of 4, 2, 1, 5, 3.
 
 Examples:

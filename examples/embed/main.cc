@@ -6,9 +6,11 @@
 //
 //   embed DB insert ID fin_droits=YYYY-MM-DD [contentieux=true|false] [decision_definitive=YYYY-MM-DD]
 //   embed DB recompute
+//   embed DB changes OLD_POLICY_DIR   (whether the rule's meaning changed: recompute or not)
 //   embed DB list
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -17,6 +19,7 @@
 #include "retention/clock.h"
 #include "retention/evaluator.h"
 #include "retention/policy.h"
+#include "retention/policy_change.h"
 #include "retention/version.h"
 
 namespace {
@@ -109,6 +112,18 @@ int Recompute(Db& db, const retention::PolicySet& set) {
   return 0;
 }
 
+// After a policy change: whether the stored dates need recomputing. A change of
+// formatting, comments or quoted text does not; a change of meaning of the rule does.
+int Changes(const std::string& old_dir, const retention::PolicySet& set) {
+  retention::LoadResult old = retention::LoadPolicies(old_dir);
+  if (retention::HasErrors(old.diagnostics)) return std::cerr << "cannot load " << old_dir << "\n", 2;
+  retention::PolicyDiff diff = retention::DiffPolicies(old.policies, set);
+  std::vector<std::string> rules = diff.RulesToRecompute();
+  bool changed = std::find(rules.begin(), rules.end(), kRule) != rules.end();
+  std::cout << kRule << (changed ? ": changed in meaning, run recompute\n" : ": unchanged in meaning\n");
+  return 0;
+}
+
 int List(Db& db) {
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(db.db, "SELECT id, COALESCE(purge_after, 'NULL') FROM records ORDER BY id", -1, &st, nullptr);
@@ -122,8 +137,10 @@ int List(Db& db) {
 
 int main(int argc, char** argv) {
   std::string command = argc >= 3 ? argv[2] : "";
-  if ((command != "insert" || argc < 4) && command != "recompute" && command != "list") {
-    std::cerr << "usage: embed DB insert ID NAME=VALUE... | embed DB recompute | embed DB list\n"
+  if ((command != "insert" || argc < 4) && (command != "changes" || argc < 4) && command != "recompute" &&
+      command != "list") {
+    std::cerr << "usage: embed DB insert ID NAME=VALUE... | embed DB recompute | embed DB changes OLD_POLICY_DIR | "
+                 "embed DB list\n"
               << "(engine " << retention::Version() << ")\n";
     return 2;
   }
@@ -140,5 +157,6 @@ int main(int argc, char** argv) {
   db.Exec("CREATE INDEX IF NOT EXISTS records_purge_after ON records (purge_after)");
   if (command == "insert") return Insert(db, loaded.policies, argc, argv);
   if (command == "recompute") return Recompute(db, loaded.policies);
+  if (command == "changes") return Changes(argv[3], loaded.policies);
   return List(db);
 }

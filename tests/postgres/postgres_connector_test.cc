@@ -29,6 +29,9 @@
 #include "retention/deployment.h"
 #include "retention/plan.h"
 #include "retention/policy.h"
+#include "retention/policy_change.h"
+#include "retention/run.h"
+#include "retention/state.h"
 
 namespace {
 
@@ -745,4 +748,52 @@ TEST_CASE("postgres: the archive store's later delete acts only on the row it ev
   CHECK(Applied(b, Phase::kDelete) == 0);
   CHECK(b.refused_at_apply == 1);
   CHECK(db.Column(fmt::format("SELECT nir FROM {} ORDER BY nir", db.T("prestations_archive"))) == Strings{"new", "old"});
+}
+
+TEST_CASE("postgres: a policy change's impact and a retention lock, through the plan on PostgreSQL rows",
+          "[postgres][policy_change]") {
+  PgSession db;
+  CreateTable(db, "droits", "id integer PRIMARY KEY, nir text, fin_droits date");
+  // As of 2025-03-01, F01.droits (3 years) deletes ids 1 and 3; shortened to 1 year, also id 2.
+  Insert(db, "droits",
+         "(1, '1800101000001', '2022-02-28'), (2, '1800101000002', '2023-06-01'), "
+         "(3, '1800101000003', '2010-01-01'), (4, '1800101000004', '2030-01-01'), (5, '1800101000005', NULL)");
+  Deployment d = Load(Yaml({.rule = "F01.droits", .table = db.T("droits"), .subject = "nir", .facts = kFinDroits}));
+  Stores stores = OpenValidated(d);
+  std::vector<PolicyText> texts = Policies().texts;
+  for (auto& t : texts)
+    if (t.name == "01_gestion_des_droits/F01.yaml") t.text.replace(t.text.find("fin_droits + 3y"), 15, "fin_droits + 1y");
+  LoadResult shortened = LoadPolicyTexts(Policies().vocabulary_text, texts);
+  REQUIRE_FALSE(HasErrors(shortened.diagnostics));
+  ImpactOptions io;
+  io.as_of = D("2025-03-01");
+  PolicyImpact impact = Value(EvaluateImpact(d, Policies(), shortened.policies, stores, io));
+  REQUIRE(impact.bindings.size() == 1);
+  const BindingImpact& b = impact.bindings[0];
+  CHECK(b.records == 5);
+  CHECK(b.actions.at(Phase::kDelete).earlier == 4);  // every record with a date
+  CHECK(b.actions.at(Phase::kDelete).at_once == 1);
+  CHECK(b.actions.at(Phase::kDelete).at_once_keys == Strings{"2"});
+  CHECK(b.due_old.at(Phase::kDelete) == Due(Of(Run(d, stores, "2025-03-01", {.full_scan = true}), "F01.droits"), Phase::kDelete));
+  CHECK(b.due_new.at(Phase::kDelete) == 3);
+
+  // Locked, the shortened set is refused; nothing is deleted.
+  auto dir = std::filesystem::temp_directory_path() / ("retention-pg-lock-" + RandomSuffix());
+  std::filesystem::create_directories(dir);
+  {
+    StateDb state = Value(StateDb::Open((dir / "state.db").string(), "k3y-for-the-postgres-lock-test"));
+    RequireOk(state.LockRules(Policies(), {"F01.droits"}, "durée validée", "DPO"));
+    Deployment bound = d;
+    for (auto& binding : bound.bindings) binding.rule = shortened.policies.FindRule(binding.rule_id);
+    retention::RunOptions o;
+    o.as_of = D("2025-03-01");
+    o.apply = true;
+    o.certificate_dir = (dir / "certificates").string();
+    auto refused = PlanOrRun(bound, shortened.policies, stores, &state, o);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.status().code() == Status::Code::kFailedPrecondition);
+    CHECK(refused.status().message().find("4 record(s) would be acted on earlier") != std::string::npos);
+    CHECK(Ids(db, "droits") == Strings{"1", "2", "3", "4", "5"});
+  }
+  std::filesystem::remove_all(dir);
 }

@@ -47,6 +47,13 @@ struct Policy {
   std::vector<Rule> rules;
 };
 
+// One policy file given as text: its name (a relative path, e.g. "assurance/F01.yaml")
+// and its content.
+struct PolicyText {
+  std::string name;
+  std::string text;
+};
+
 class PolicySet {
  public:
   std::vector<Policy> policies;
@@ -58,6 +65,11 @@ class PolicySet {
   std::vector<const Rule*> AllRules() const;
   // SHA-256 over every policy file's bytes and name, in a stable order ("sha256:...").
   std::string hash;
+  // The texts it was loaded from (LoadPolicies, LoadPolicyTexts; empty for
+  // LoadPolicyText): the state database keeps them for each version a plan or run used
+  // (policy_change.h), so that a locked version can be evaluated again.
+  std::string vocabulary_text;
+  std::vector<PolicyText> texts;
 };
 
 struct LoadResult {
@@ -70,12 +82,6 @@ struct LoadResult {
 // `dir` and their bytes, so one set has one hash wherever it is installed.
 LoadResult LoadPolicies(const std::string& dir);
 
-// One policy file given as text: its name (a relative path, e.g. "assurance/F01.yaml")
-// and its content.
-struct PolicyText {
-  std::string name;
-  std::string text;
-};
 // The same from texts (a service that keeps its policies elsewhere than in files): the
 // vocabulary (the content of facts.yaml), then the policy files in the order given.
 // Diagnostics name files as `base_dir/name` (just `name` when base_dir is empty); the

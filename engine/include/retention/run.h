@@ -60,6 +60,21 @@ struct RunOptions {
   Derivation derivation = Derivation::kSkip;  // kBuild: on_record's evaluations explain themselves
 };
 
+// A rule lock (state.h, PolicyLock) this policy set would break: some bound record of
+// the rule would be archived, pseudonymised or deleted earlier than under the locked
+// version. A run refuses it while the lock holds; once overridden, a run that relies on
+// the override records it (a lock_override entry) and its certificate lists it.
+struct LockFinding {
+  PolicyLock lock;
+  bool rule_missing = false;  // the locked rule is not in this policy set (removed or renamed)
+  int64_t earlier = 0;        // records some action of which comes earlier
+  int64_t at_once = 0;        // of them, due at once as of the date
+  std::map<std::string, int64_t> by_binding;  // binding → records earlier
+  std::map<Phase, int64_t> by_action;         // action → records for which it comes earlier
+  bool overridden() const { return lock.override_entry != 0; }
+  std::string Message() const;  // names the rule and the counts, never a key
+};
+
 struct RunOutcome {
   Plan plan;
   int64_t run_id = 0;              // 0 for a plan
@@ -75,12 +90,16 @@ struct RunOutcome {
   std::string certificate_json;    // paths, for a run
   std::string certificate_text;
   std::string approval_json;       // plan with approval_key: the file `plan --save` writes
+  // Locks this policy set breaks (a plan lists them; a run refuses those still holding,
+  // and lists the overridden ones it relied on).
+  std::vector<LockFinding> lock_findings;
 };
 
 // Exit codes of `retention run` (docs/operations.md): refused runs are errors with
 // Status codes: kFailedPrecondition (clock guard, lock, future date, an audit chain
 // that does not verify, an approved plan stale, edited, replayed, expired or dated in
-// the future); kUnavailable when the stores of every selected binding are unavailable.
+// the future, a locked rule that this policy set would make act earlier); kUnavailable
+// when the stores of every selected binding are unavailable.
 // Steps, in order: holds reloaded, bindings restricted to the open stores; a plan then
 // executes once; a run checks its date, takes the run lock, records interrupted batches,
 // checks the refusals, begins the run, dry-runs and applies the guards, applies in

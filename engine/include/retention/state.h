@@ -17,6 +17,7 @@
 
 #include "retention/date.h"
 #include "retention/plan.h"
+#include "retention/policy.h"
 #include "retention/status.h"
 
 namespace retention {
@@ -59,7 +60,33 @@ inline constexpr const char* kHoldRelease = "hold_release";
 inline constexpr const char* kApproval = "approval";          // run --approved: plan id, approver, digest
 inline constexpr const char* kAllowMass = "allow_mass";       // run --allow-mass and the guards it overrode
 inline constexpr const char* kAssumptions = "assumptions";    // per binding, the facts assumed (assume:)
+inline constexpr const char* kPolicyLock = "policy_lock";     // a rule locked at a version (policies lock)
+inline constexpr const char* kPolicyUnlock = "policy_unlock"; // a lock overridden (policies unlock)
+inline constexpr const char* kLockOverride = "lock_override"; // a run acted earlier than a lock it overrode allowed
 }  // namespace audit_kind
+
+// A policy set a plan or run used, kept under its version (policy_change.h).
+struct PolicyVersionRecord {
+  std::string id;                          // PolicyVersionId: the set's meaning
+  std::string first_used;                  // UTC, ISO 8601
+  std::vector<std::string> policy_hashes;  // the file-level hashes (PolicySet::hash) seen with this meaning
+  int64_t plans = 0;                       // plans made with it
+  std::string last_planned;
+  std::vector<RunRecord> runs;             // runs that used it
+};
+
+// A rule locked at a version: while it holds, no run may act on a record of the rule
+// earlier than that version would. Read from the audit chain (the latest lock or
+// override of each rule).
+struct PolicyLock {
+  int64_t entry = 0;  // the policy_lock entry
+  std::string rule_id;
+  std::string version;    // PolicyVersionId of the set it was locked in
+  std::string rule_hash;  // RuleMeaningHash of the rule then
+  std::string reason, author, time;
+  int64_t override_entry = 0;  // the policy_unlock entry; 0 while the lock holds
+  std::string override_reason, override_author, override_time;
+};
 
 struct AuditEntry {
   int64_t id = 0;
@@ -146,6 +173,24 @@ class StateDb {
   Result<AuditVerification> VerifyAudit() const;
 
   std::string Digest(const std::string& value) const;  // HMAC-SHA-256(audit key, value), hex
+
+  // Policy versions: the texts of each set a plan or run used, kept once per version
+  // under a MAC (VerifyAudit checks it), with the file-level hashes that had it.
+  Status RecordPolicyVersion(const PolicySet& set, bool plan);
+  Result<std::vector<PolicyVersionRecord>> PolicyVersions() const;
+  // The full id of a recorded version from an unambiguous prefix (8 characters or more).
+  Result<std::string> FindPolicyVersion(const std::string& prefix) const;
+  // A recorded version loaded again from its texts (MAC and version checked).
+  Result<PolicySet> LoadPolicyVersion(const std::string& id) const;
+
+  // Locks `rule_ids` of `set` at its version (its texts recorded), one policy_lock entry
+  // each; the chain must verify first. A rule already locked is locked again at this version.
+  Status LockRules(const PolicySet& set, const std::vector<std::string>& rule_ids, const std::string& reason,
+                   const std::string& author);
+  // Overrides the locks of `rule_ids` (each must be locked): a policy_unlock entry each.
+  Status UnlockRules(const std::vector<std::string>& rule_ids, const std::string& reason, const std::string& author);
+  // The latest lock of each locked or overridden rule, by rule id.
+  Result<std::vector<PolicyLock>> PolicyLocks() const;
 
   struct Impl;
 

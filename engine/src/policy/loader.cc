@@ -414,6 +414,8 @@ LoadResult LoadPolicyTexts(const std::string& vocabulary_text, const std::vector
   CheckUnique(&result);
   SortDiagnostics(&result.diagnostics);
   result.policies.hash = "sha256:" + internal::Sha256Hex(all);
+  result.policies.vocabulary_text = vocabulary_text;
+  result.policies.texts = files;
   return result;
 }
 

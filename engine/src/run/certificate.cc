@@ -47,6 +47,14 @@ std::string ProofText(const ordered_json& j) {
     for (const auto& [binding, why] : overridden.items())
       text += fmt::format("  {}: {}\n", binding, why.is_string() ? why.get<std::string>() : why.dump());
   }
+  if (!j["lock_overrides"].is_null()) {
+    text += "\nRetention locks overridden, relied on by this run:\n";
+    for (const auto& o : j["lock_overrides"].value("overrides", ordered_json::array()))
+      text += fmt::format("  {}: locked by entry {}, overridden by entry {} ({}, by {}: {}); {} record(s) acted on earlier "
+                          "than the locked version allows\n", o.value("rule", ""), o.value("lock_entry", 0),
+                          o.value("override_entry", 0), o.value("override_time", ""), o.value("override_author", ""),
+                          o.value("override_reason", ""), o.value("records_earlier", 0));
+  }
   if (!j["assumptions"].is_null()) {
     text += "\nAssumptions in force (assume: in the configuration):\n";
     ordered_json bindings = j["assumptions"].value("bindings", ordered_json::object());
@@ -83,6 +91,7 @@ Status WriteCertificate(const CertificateInput& in, const std::string& json_path
   j["approval"] = DetailOrNull(in.approval);
   j["allow_mass"] = DetailOrNull(in.allow_mass);
   j["assumptions"] = DetailOrNull(in.assumptions);
+  j["lock_overrides"] = DetailOrNull(in.lock_overrides);
   text += ProofText(j);
   j["run_audit_entries"] = entries->size();
   j["audit_entries"] = verification->entries;

@@ -15,6 +15,7 @@ struct CertificateInput {
   std::string approval;     // the approval entry's detail (JSON), "" when none
   std::string allow_mass;   // the allow_mass entry's detail (JSON), "" when not used
   std::string assumptions;  // the assumptions entry's detail (JSON), "" when none
+  std::string lock_overrides;  // the lock_override entry's detail (JSON), "" when none
 };
 
 Status WriteCertificate(const CertificateInput& input, const std::string& json_path, const std::string& text_path);

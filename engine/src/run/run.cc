@@ -10,6 +10,8 @@
 #include "crypto/digest.h"
 #include "run/approval.h"
 #include "run/certificate_writer.h"
+#include "run/one_line.h"
+#include "run/policy_lock.h"
 #include "retention/recover.h"
 
 namespace retention {
@@ -87,6 +89,12 @@ Result<RunOutcome> MakePlan(const RunContext& c, ExecuteOptions exec) {
   auto plan = Execute(c.deployment, c.policies, c.stores, exec);
   if (!plan.ok()) return plan.status();
   out.plan = std::move(*plan);
+  if (c.state) {  // the version this plan used, and the locks it would break
+    if (Status s = c.state->RecordPolicyVersion(c.policies, true); !s.ok()) return s;
+    auto findings = internal::CheckPolicyLocks(c.deployment, c.policies, c.stores, *c.state, c.as_of, exec.holds);
+    if (!findings.ok()) return findings.status();
+    out.lock_findings = std::move(*findings);
+  }
   if (o.approval_key.empty()) return out;
   for (const auto& b : out.plan.bindings)
     for (const auto& [action, summary] : b.due)
@@ -118,7 +126,7 @@ Status CheckRun(const Deployment& deployment, const PolicySet& policies, const S
 
 // What the certificate and the chain say about how the run was allowed.
 struct RunProof {
-  std::string approval, allow_mass, assumptions;
+  std::string approval, allow_mass, assumptions, lock_overrides;
 };
 
 // Per binding, the facts assumed (`assume:`) and how many due records relied on them.
@@ -135,6 +143,8 @@ std::string AssumptionsDetail(const Plan& dry) {
 
 Status RecordProof(StateDb* state, int64_t run_id, const RunOptions& o, const Plan& dry, const ordered_json& overridden,
                    RunProof* proof) {
+  if (!proof->lock_overrides.empty())
+    if (Status s = state->Record(run_id, audit_kind::kLockOverride, "", proof->lock_overrides); !s.ok()) return s;
   proof->assumptions = AssumptionsDetail(dry);
   if (!proof->assumptions.empty())
     if (Status s = state->Record(run_id, audit_kind::kAssumptions, "", proof->assumptions); !s.ok()) return s;
@@ -204,7 +214,8 @@ Status Finish(const Deployment& deployment, StateDb* state, const RunOptions& o,
   fs::create_directories(dir, ec);
   out->certificate_json = (fs::path(dir) / fmt::format("run-{}.json", out->run_id)).string();
   out->certificate_text = (fs::path(dir) / fmt::format("run-{}.txt", out->run_id)).string();
-  internal::CertificateInput in{out, &deployment, state, status, proof.approval, proof.allow_mass, proof.assumptions};
+  internal::CertificateInput in{out, &deployment, state, status, proof.approval, proof.allow_mass, proof.assumptions,
+                                proof.lock_overrides};
   return internal::WriteCertificate(in, out->certificate_json, out->certificate_text);
 }
 
@@ -284,10 +295,16 @@ Result<RunOutcome> RunLocked(const RunContext& c, ExecuteOptions exec) {
   RunOutcome out;
   if (Status s = RecoverJournals(c.deployment, c.policies, c.stores, c.state, &out); !s.ok()) return s;
   if (Status s = CheckRun(c.deployment, c.policies, *c.state, c.o, c.today, c.as_of); !s.ok()) return s;
+  auto findings = internal::CheckPolicyLocks(c.deployment, c.policies, c.stores, *c.state, c.as_of, exec.holds);
+  if (!findings.ok()) return findings.status();
+  if (Status s = internal::RefuseLocked(*findings); !s.ok()) return s;
+  out.lock_findings = std::move(*findings);
   auto run_id = c.state->BeginRun(c.as_of, c.policies.hash, c.deployment.hash, "running");
   if (!run_id.ok()) return run_id.status();
   out.run_id = *run_id;
+  if (Status s = c.state->RecordPolicyVersion(c.policies, false); !s.ok()) return s;
   RunProof proof;
+  proof.lock_overrides = internal::OverridesDetail(out.lock_findings);
   bool stopped = false;
   Status s = PlanAndGuard(c, &exec, &out, &proof);
   if (s.ok()) {
@@ -380,7 +397,7 @@ std::string PlanToJson(const Plan& plan) {
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace);
 }
 
-namespace {
+namespace internal {
 
 // A store's text (a key, a file name) on one line: control characters escaped (\n, \t,
 // \xNN), so that a file name cannot add lines to the plan.
@@ -402,7 +419,9 @@ std::string OneLine(const std::vector<std::string>& texts) {
   return fmt::format("{}", fmt::join(out, ", "));
 }
 
-}  // namespace
+}  // namespace internal
+
+using internal::OneLine;
 
 std::string PlanToText(const Plan& plan) {
   std::string out = fmt::format("Plan as of {}  (policies {}, configuration {})\n\n", plan.as_of.ToString(),

@@ -152,7 +152,8 @@ AuditVerification VerifyAnchors(AuditVerification v, const AnchorSettings& ancho
   // unanchored, never an earlier one.
   int64_t must_cover = 0, latest = 0;
   for (const auto& e : entries)
-    if (e.kind == audit_kind::kRunEnd || e.kind == audit_kind::kHoldAdd || e.kind == audit_kind::kHoldRelease) {
+    if (e.kind == audit_kind::kRunEnd || e.kind == audit_kind::kHoldAdd || e.kind == audit_kind::kHoldRelease ||
+        e.kind == audit_kind::kPolicyLock || e.kind == audit_kind::kPolicyUnlock) {
       must_cover = latest;
       latest = e.id;
     }
@@ -321,7 +322,9 @@ Result<AuditVerification> StateDb::VerifyAudit() const {
   if (!v.ok) return v;
   auto runs = Runs();
   if (!runs.ok()) return runs.status();
-  return VerifyRuns(v, *runs, entries);
+  v = VerifyRuns(v, *runs, entries);
+  if (!v.ok) return v;
+  return impl_->VerifyVersions(v, entries);
 }
 
 }  // namespace retention

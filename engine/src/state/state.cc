@@ -183,6 +183,7 @@ Result<StateDb> StateDb::Open(const std::string& path, std::string audit_key, An
   impl->db.emplace(std::move(*opened));
   Status s = impl->ExecScript("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
   if (s.ok()) s = impl->ExecScript(kSchema);
+  if (s.ok()) s = impl->ExecScript(Impl::kVersionSchema);
   if (!s.ok()) return s;
   bool keyed = false;
   s = impl->Query("SELECT 1 FROM pragma_table_info('audit') WHERE name = 'detail'", {},

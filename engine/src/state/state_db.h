@@ -50,6 +50,13 @@ struct StateDb::Impl {
   Result<std::vector<OperatorHold>> HoldsFromChain() const;
   // Appends the chain's length and head to the anchors.
   Status WriteAnchor(int64_t run_id) const;
+
+  // Policy versions (policy_versions.cc).
+  static const char* kVersionSchema;
+  // Keeps the set's texts under `id` and its file hash, inside the caller's transaction.
+  Status SaveVersion(const PolicySet& set, const std::string& id) const;
+  // The versions' and file hashes' MACs, and every locked version present.
+  AuditVerification VerifyVersions(AuditVerification v, const std::vector<AuditEntry>& entries) const;
 };
 
 // Strict integer parsing of a stored column ("" or garbage: nullopt).
