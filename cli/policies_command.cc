@@ -110,10 +110,12 @@ void AddPoliciesCommand(CLI::App& app, SetAction set_action) {
   auto cov_dir = std::make_shared<std::string>();
   CLI::App* coverage = cmd->add_subcommand("coverage", "List every catalog rule id with the policy rule implementing it");
   coverage->add_option("DIR", *cov_dir, "Policy folder (default: $RETENTION_POLICIES, ./policies)");
-  coverage->add_option("--catalog", *catalog, "The catalog (e.g. ../shared/catalog/catalog.yaml)")
+  coverage->add_option("--catalog", *catalog, "The catalog file (catalog.yaml: the register split into rule ids)")
       ->required()->check(CLI::ExistingFile);
   coverage->footer("Exit codes: 0 every id implemented exactly once and quoted verbatim, 1 otherwise, 2 bad input.\n\n"
-                   "Example:\n  retention policies coverage --catalog ../shared/catalog/catalog.yaml");
+                   "The catalog is the register split into rule ids (catalog.yaml); it is not part of this\n"
+                   "repository: give its path.\n\n"
+                   "Example:\n  retention policies coverage --catalog /path/to/catalog/catalog.yaml");
   coverage->callback([cov_dir, catalog, set_action] {
     set_action([cov_dir, catalog] { return RunCoverage(*cov_dir, *catalog); });
   });

@@ -209,14 +209,14 @@ deleted earlier than under the version locked now; later is allowed (docs/operat
 
 Example (from the repository, after `retention demo init --dir demo`):
   retention policies lock --config demo/config.yaml --rule F05.prestations \
-      --reason "délai validé par le DPO" --author "J. Martin, DPO")"
+      --reason "délai validé par le DPO" --author "DPO office")"
                      : R"(
 Exit codes: 0 done, 2 bad input (no reason or author, rule not locked, no audit key),
 4 the audit chain does not verify under this key.
 
 Example:
   retention policies unlock --config demo/config.yaml --rule F05.prestations \
-      --reason "nouvelle délibération du 2026-12-01" --author "J. Martin, DPO")");
+      --reason "nouvelle délibération du 2026-12-01" --author "DPO office")");
     sub->callback([o, lock, set_action] { set_action([o, lock] { return RunLock(*o, lock); }); });
   }
   auto o = std::make_shared<ChangeOptions>();

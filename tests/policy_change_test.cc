@@ -232,7 +232,7 @@ TEST_CASE("policy lock: an override needs the key a reason and an author and is 
     CHECK(Retention("audit verify" + c).code == 0);  // nothing was appended
   }
   SECTION("overridden") {
-    Process p = Retention("policies unlock" + c + " --rule F05.prestations --reason 'délibération du 2026-11-20' --author 'J. Martin'");
+    Process p = Retention("policies unlock" + c + " --rule F05.prestations --reason 'délibération du 2026-11-20' --author 'DPO office'");
     INFO(p.out);
     REQUIRE(p.code == 0);
     Process run = Retention("run --as-of 2026-11-22 --allow-mass --policies " + shortened + c);
@@ -243,12 +243,12 @@ TEST_CASE("policy lock: an override needs the key a reason and an author and is 
     for (const auto& e : audit) {
       if (e["kind"] == "policy_unlock") {
         ++unlocks;
-        CHECK(e["detail"]["author"] == "J. Martin");
+        CHECK(e["detail"]["author"] == "DPO office");
         CHECK(e["rule_id"] == "F05.prestations");
       }
       if (e["kind"] == "lock_override") {
         ++relied;
-        CHECK(e["detail"]["overrides"][0]["override_author"] == "J. Martin");
+        CHECK(e["detail"]["overrides"][0]["override_author"] == "DPO office");
       }
     }
     CHECK(unlocks == 1);
