@@ -10,7 +10,10 @@
 #include "common.h"
 #include "deployment_loader.h"
 #include "record_commands.h"
+#include "retention/policy_change.h"
 #include "retention/report.h"
+
+#include <nlohmann/json.hpp>
 
 namespace retention::cli {
 namespace {
@@ -22,6 +25,7 @@ struct ReportCliOptions {
   std::string horizon = "24m";
   std::string format = "html";
   std::string out;
+  std::string proposed;  // a policy folder: the report adds what changing to it would do
 };
 
 // "24m", "2y" or "24": months.
@@ -49,7 +53,31 @@ void Write(const std::string& text, const std::string& out) {
   if (!f) throw Exit{kExitBadInput, fmt::format("cannot write {}", out)};
 }
 
+// The report with a section on changing to the policies in `o.proposed`: what changes in
+// meaning, and how many bound records each action reaches earlier, later or at once.
+// Counts only: the report prints no key.
+std::string WithPolicyChange(const ReportCliOptions& o, const OpenedDeployment& loaded, Date as_of, std::string text) {
+  LoadResult proposed = LoadPoliciesOrExit(o.proposed);
+  PolicyDiff diff = DiffPolicies(loaded.policies, proposed.policies);
+  ImpactOptions io;
+  io.as_of = as_of;
+  io.holds = loaded.state ? &loaded.state->holds() : nullptr;
+  io.sample_size = 0;
+  auto impact = EvaluateImpact(loaded.deployment, loaded.policies, proposed.policies, *loaded.stores, io);
+  if (!impact.ok()) throw Exit{kExitFailed, impact.status().message()};
+  if (o.format == "json") {
+    auto j = nlohmann::ordered_json::parse(text);
+    j["policy_change"] = nlohmann::ordered_json::parse(PolicyChangeJson(diff, &*impact));
+    return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+  }
+  if (o.format == "md") return text + "\n## Policy change (" + o.proposed + ")\n\n```\n" + PolicyChangeText(diff, &*impact) + "```\n";
+  size_t end = text.rfind("</body>");
+  return text.substr(0, end) + PolicyChangeHtmlSection(diff, &*impact) + text.substr(end);
+}
+
 int RunReport(const ReportCliOptions& o) {
+  if (!o.proposed.empty() && o.format == "csv")
+    throw Exit{kExitBadInput, "--proposed adds a section to an html, md or json report, not to csv"};
   ReportOptions ro;
   ro.as_of = ParseAsOf(o.as_of, "--as-of");
   ro.horizon_months = ParseHorizon(o.horizon);
@@ -61,10 +89,12 @@ int RunReport(const ReportCliOptions& o) {
     bool bad = report.status().code() == Status::Code::kInvalidArgument;
     throw Exit{bad ? kExitBadInput : kExitFailed, report.status().message()};
   }
-  if (o.format == "json") Write(ReportJson(*report) + "\n", o.out);
-  else if (o.format == "md") Write(ReportMarkdown(*report), o.out);
-  else if (o.format == "csv") Write(ReportCsv(*report), o.out);
-  else Write(ReportHtml(*report), o.out);
+  std::string text = o.format == "json" ? ReportJson(*report) + "\n"
+                     : o.format == "md"  ? ReportMarkdown(*report)
+                     : o.format == "csv" ? ReportCsv(*report)
+                                         : ReportHtml(*report);
+  if (!o.proposed.empty()) text = WithPolicyChange(o, *loaded, ro.as_of, std::move(text));
+  Write(text, o.out);
   if (!o.out.empty()) std::cerr << fmt::format("report written to {}\n", o.out);
   return kExitOk;
 }
@@ -103,6 +133,9 @@ void AddReportCommands(CLI::App& app, SetAction set_action) {
   cmd->add_option("--horizon", o->horizon, "Forecast horizon: 24m (default), 2y... up to 120 months");
   cmd->add_option("--format", o->format, "html (default), md, json or csv")->check(CLI::IsMember({"html", "md", "json", "csv"}));
   cmd->add_option("--out,-o", o->out, "Write to this file instead of stdout");
+  cmd->add_option("--proposed", o->proposed,
+                  "A policy folder: add what changing to it would do (rules changed in meaning, records each "
+                  "action reaches earlier, later or at once; counts only)");
   cmd->footer(R"(
 The report makes the plan `retention run` would make at the date (every record
 evaluated), and adds: totals, operator holds with their reasons, missing facts,
@@ -112,7 +145,8 @@ from the state database. No record key or subject is printed (docs/reports.md).
 
 Examples:
   retention report --config demo/config.yaml --format html --out report.html
-  retention report --config deploy.yaml --as-of 2027-01-01 --horizon 36m --format json)");
+  retention report --config deploy.yaml --as-of 2027-01-01 --horizon 36m --format json
+  retention report --config demo/config.yaml --proposed /tmp/proposed --out report.html   # with a policy change)");
   cmd->callback([o, set_action] { set_action([o] { return RunReport(*o); }); });
   AddRegisterReport(app, set_action);
   AddSubjectCommand(app, set_action);

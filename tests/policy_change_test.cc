@@ -152,6 +152,18 @@ TEST_CASE("policy change: diff --config counts equal what plan reports under eac
   REQUIRE(html.code == 0);
   CHECK(html.out.find("<section id=\"policy-change\">") != std::string::npos);
   CHECK(html.out.find("phase archive: for 10y -&gt; 5y") != std::string::npos);
+  // The DPO's report with the proposed set: the same counts, and no key printed.
+  auto report = Json(Retention("report --format json --proposed " + shortened + c));
+  const auto& in_report = report["policy_change"]["impact"]["bindings"][0];
+  CHECK(in_report["actions"]["delete"]["earlier"] == main["actions"]["delete"]["earlier"]);
+  CHECK(in_report["actions"]["delete"]["at_once"] == gained);
+  CHECK(in_report["actions"]["delete"]["sample_keys"]["earlier"].empty());
+  Process page = Retention("report --format html --proposed " + shortened + c);
+  REQUIRE(page.code == 0);
+  size_t section = page.out.find("<section id=\"policy-change\">");
+  CHECK(section != std::string::npos);
+  CHECK(section < page.out.rfind("</body>"));
+  CHECK(Retention("report --format csv --proposed " + shortened + c).code == 2);
 }
 
 TEST_CASE("policy lock: a shortened duration on a locked rule is refused with the number of records it would delete early",
