@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -36,7 +37,10 @@ class HmacSha256 {
  public:
   bool Matches(std::string_view key) const { return ready_ && key == key_; }
 
+  ~HmacSha256() { OPENSSL_cleanse(key_.data(), key_.size()); }
+
   void Reset(std::string_view key) {
+    OPENSSL_cleanse(key_.data(), key_.size());
     key_.assign(key.data(), key.size());
     unsigned char block[64] = {0};
     unsigned len = 0;
@@ -44,9 +48,12 @@ class HmacSha256 {
     else std::copy(key.begin(), key.end(), block);
     unsigned char pad[64];
     for (size_t i = 0; i < 64; ++i) pad[i] = block[i] ^ 0x36;
-    ready_ = EVP_DigestInit_ex(inner_.get(), EVP_sha256(), nullptr) && EVP_DigestUpdate(inner_.get(), pad, 64);
+    ready_ = inner_ && outer_ && work_ && EVP_DigestInit_ex(inner_.get(), EVP_sha256(), nullptr) &&
+             EVP_DigestUpdate(inner_.get(), pad, 64);
     for (size_t i = 0; i < 64; ++i) pad[i] = block[i] ^ 0x5c;
     ready_ = ready_ && EVP_DigestInit_ex(outer_.get(), EVP_sha256(), nullptr) && EVP_DigestUpdate(outer_.get(), pad, 64);
+    OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(pad, sizeof pad);
   }
 
   // False when OpenSSL fails (the caller falls back to its one-shot HMAC).
@@ -62,7 +69,7 @@ class HmacSha256 {
   std::string key_;
   bool ready_ = false;
   MdCtx inner_{EVP_MD_CTX_new(), EVP_MD_CTX_free}, outer_{EVP_MD_CTX_new(), EVP_MD_CTX_free},
-      work_{EVP_MD_CTX_new(), EVP_MD_CTX_free};
+      work_{EVP_MD_CTX_new(), EVP_MD_CTX_free};  // null when out of memory: Reset then fails
 };
 
 }  // namespace
@@ -72,7 +79,7 @@ std::string HmacSha256Hex(std::string_view key, std::string_view data) {
   unsigned len = 0;
   thread_local HmacSha256 hmac;
   if (!hmac.Matches(key)) hmac.Reset(key);
-  if (hmac.Digest(data, md, &len)) return ToHex(md, len);
+  if (hmac.Matches(key) && hmac.Digest(data, md, &len)) return ToHex(md, len);  // else: set-up failed
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
        data.size(), md, &len);
   return ToHex(md, len);

@@ -297,9 +297,10 @@ class DeploymentReader {
       if (node["subject"]) Identifier(node["subject"], b.subject, "subject column");
     }
     b.batch_size = r_.Int(node, "batch_size").value_or(5000);
-    // A batch's keys are SQL parameters: SQLite takes at most 32766 in one statement.
-    if (b.batch_size < 1 || b.batch_size > 30000)
-      r_.Error(node["batch_size"], "batch_size must be 1..30000 (a batch's keys are parameters of one SQL statement)");
+    // A batch's keys are SQL parameters, two per key for an SQLite key column without a
+    // type (matched as integer and as text): SQLite takes at most 32766 in one statement.
+    if (b.batch_size < 1 || b.batch_size > 15000)
+      r_.Error(node["batch_size"], "batch_size must be 1..15000 (a batch's keys are parameters of one SQL statement)");
     if (YAML::Node g = node["guard"]; g && r_.CheckMap(g, "guard", {"max_rows", "max_fraction"}, {})) {
       b.guard.max_rows = r_.Int(g, "max_rows").value_or(static_cast<int>(b.guard.max_rows));
       if (b.guard.max_rows < 0) r_.Error(g["max_rows"], "max_rows must be 0 or more");

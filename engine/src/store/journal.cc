@@ -71,7 +71,7 @@ Result<std::vector<StagedBatch>> SqlConnector::Recover() {
                      std::string digests = r[4].value_or("");
                      for (size_t start = 0; start <= digests.size();) {
                        size_t comma = std::min(digests.find(',', start), digests.size());
-                       out.back().key_digests.push_back(digests.substr(start, comma - start));
+                       if (comma > start) out.back().key_digests.push_back(digests.substr(start, comma - start));
                        start = comma + 1;
                      }
                      return true;
