@@ -53,6 +53,11 @@ cleanup() {
   [ "$keep" = 1 ] && echo "kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
+# The programs are copied first: a rebuild while the harness runs (it takes minutes)
+# would otherwise swap the engine between a kill and its rerun.
+mkdir -p "$work/bin"
+cp "$cli" "$work/bin/retention" && cp "$checker" "$work/bin/crash_checker"
+cli=$work/bin/retention checker=$work/bin/crash_checker
 pg=${RETENTION_TEST_PG:-}
 # The engine's sessions are named, so that another session can terminate them; the
 # journal table lands in the connection's schema, dropped with the scenario's data.
