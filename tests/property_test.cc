@@ -195,3 +195,37 @@ rules:
   CHECK_FALSE(NotEarlier(shorter.first, std::nullopt));
   CHECK(Describe(facts) == "{collecte=2020-01-31, contentieux=false}");
 }
+
+TEST_CASE("an evaluation without its derivation decides exactly as one with it", "[policies][property][derivation]") {
+  // Plans, runs and reports evaluate with Derivation::kSkip, explain with kBuild: the
+  // status, timeline, due action, missing facts, holds and assumptions must not differ.
+  const Date as_of = *Date::FromYmd(2026, 11, 23);
+  std::mt19937 random(641);
+  int64_t compared = 0;
+  for (const Rule* rule : Shipped().AllRules()) {
+    RuleFacts rf = Classify(*rule);
+    for (Facts facts : Scenarios(rf, random)) {
+      for (const auto& flag : rf.flags)
+        if (random() % 3 != 0) facts[flag] = random() % 2 == 0;  // else unknown
+      Facts assumptions;
+      if (!rf.flags.empty() && random() % 2 == 0) assumptions[rf.flags.front()] = false;
+      Evaluation with = Evaluate(*rule, facts, as_of, assumptions, Derivation::kBuild);
+      Evaluation without = Evaluate(*rule, facts, as_of, assumptions, Derivation::kSkip);
+      INFO(rule->id << " " << Describe(facts));
+      REQUIRE(with.status == without.status);
+      REQUIRE(with.due == without.due);
+      REQUIRE(with.missing == without.missing);
+      REQUIRE(with.holds == without.holds);
+      REQUIRE(with.assumed == without.assumed);
+      REQUIRE(with.timeline.size() == without.timeline.size());
+      for (size_t i = 0; i < with.timeline.size(); ++i) {
+        REQUIRE(with.timeline[i].action == without.timeline[i].action);
+        REQUIRE(with.timeline[i].from == without.timeline[i].from);
+      }
+      CHECK_FALSE(with.derivation.empty());
+      CHECK(without.derivation.empty());
+      ++compared;
+    }
+  }
+  REQUIRE(compared > 5000);
+}

@@ -79,7 +79,7 @@ fi
 
 # --- one table of N rows, 9% due: plan --fast, run, on SQLite -----------------------------
 make_sqlite() {  # $1: database file; rows ids 1..N, fin_droits spread so that 9% are due, 0.1% NULL
-  sqlite3 "$1" <<SQL
+  sqlite3 "$1" > /dev/null <<SQL
 PRAGMA journal_mode = WAL;
 CREATE TABLE droits (id INTEGER PRIMARY KEY, nir TEXT NOT NULL, fin_droits DATE);
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $rows)
@@ -153,7 +153,7 @@ fi
 if want archive; then
   echo "bench: SQLite archive, $rows rows, 9% due for the archive" >&2
   mkdir -p "$work/archive"
-  sqlite3 "$work/archive/source.db" <<SQL
+  sqlite3 "$work/archive/source.db" > /dev/null <<SQL
 PRAGMA journal_mode = WAL;
 CREATE TABLE prestations (id INTEGER PRIMARY KEY, nir TEXT NOT NULL, date_versement DATE, montant REAL);
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $rows)
