@@ -305,6 +305,20 @@ TEST_CASE("policy lock: edits of the state database are detected", "[policy_chan
   CHECK(run.code == 4);
 }
 
+TEST_CASE("policy versions: the version a run used cannot be deleted unseen", "[policy_change][history][forgery]") {
+  Demo demo;
+  std::string c = " --config " + demo.config;
+  REQUIRE(Retention("run --as-of 2026-11-22 --allow-mass" + c).code == 0);
+  REQUIRE(Retention("audit verify" + c).code == 0);
+  SqliteDb db(demo.load.deployment.state_path);
+  SECTION("its texts deleted") { db.Exec("DELETE FROM policy_versions"); }
+  SECTION("its files' hash unassigned") { db.Exec("DELETE FROM policy_sets"); }
+  Process verify = Retention("audit verify" + c);
+  INFO(verify.out);
+  CHECK(verify.code != 0);
+  CHECK_THAT(verify.out, Catch::Contains("used by run 1 was deleted"));
+}
+
 TEST_CASE("policy versions: history lists each version with the runs that used it", "[policy_change][history]") {
   Demo demo;
   std::string c = " --config " + demo.config;

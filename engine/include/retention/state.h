@@ -137,9 +137,11 @@ class StateDb {
   Result<std::optional<RunRecord>> LastRun(bool applied_only) const;
   Result<std::vector<RunRecord>> Runs() const;
   // Inserts the run and its run_start entry, plus a policy_change or
-  // configuration_change entry when the hashes differ from the previous run's.
+  // configuration_change entry when the hashes differ from the previous run's. The
+  // entry names `policy_version` (recorded before, RecordPolicyVersion) when given:
+  // `audit verify` then requires that version and its files' hash to stay recorded.
   Result<int64_t> BeginRun(Date as_of, const std::string& policy_hash, const std::string& config_hash,
-                           const std::string& status);
+                           const std::string& status, const std::string& policy_version = "");
   // Updates the run, appends its run_end entry and writes the anchors.
   Status EndRun(int64_t id, const std::string& status, const std::string& counts_json);
 

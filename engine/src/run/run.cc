@@ -12,6 +12,7 @@
 #include "run/certificate_writer.h"
 #include "run/one_line.h"
 #include "run/policy_lock.h"
+#include "retention/policy_change.h"
 #include "retention/recover.h"
 
 namespace retention {
@@ -299,10 +300,10 @@ Result<RunOutcome> RunLocked(const RunContext& c, ExecuteOptions exec) {
   if (!findings.ok()) return findings.status();
   if (Status s = internal::RefuseLocked(*findings); !s.ok()) return s;
   out.lock_findings = std::move(*findings);
-  auto run_id = c.state->BeginRun(c.as_of, c.policies.hash, c.deployment.hash, "running");
+  if (Status s = c.state->RecordPolicyVersion(c.policies, false); !s.ok()) return s;
+  auto run_id = c.state->BeginRun(c.as_of, c.policies.hash, c.deployment.hash, "running", PolicyVersionId(c.policies));
   if (!run_id.ok()) return run_id.status();
   out.run_id = *run_id;
-  if (Status s = c.state->RecordPolicyVersion(c.policies, false); !s.ok()) return s;
   RunProof proof;
   proof.lock_overrides = internal::OverridesDetail(out.lock_findings);
   bool stopped = false;

@@ -205,6 +205,7 @@ AuditVerification StateDb::Impl::VerifyVersions(AuditVerification v, const std::
     return v;
   };
   std::map<std::string, bool> versions;
+  std::map<std::string, std::string> sets;  // policy (files) hash → version
   std::string problem;
   Status s = Query("SELECT id, vocabulary, files, mac FROM policy_versions", {}, [&](const StateRow& r) {
     std::string id = r[0].value_or("");
@@ -214,12 +215,20 @@ AuditVerification StateDb::Impl::VerifyVersions(AuditVerification v, const std::
   });
   if (s.ok())
     s = Query("SELECT policy_hash, version, mac FROM policy_sets", {}, [&](const StateRow& r) {
+      sets[r[0].value_or("")] = r[1].value_or("");
       if (problem.empty() && Mac(SetMacText(r[0].value_or(""), r[1].value_or(""))) != r[2].value_or(""))
         problem = fmt::format("the policy set {} was assigned another version in the state database", r[0].value_or(""));
     });
   if (!s.ok()) return broken(s.message());
   if (!problem.empty()) return broken(problem);
   for (const auto& e : entries) {
+    // A run names the version it used (runs recorded before versions existed do not).
+    std::string used = e.kind == audit_kind::kRunStart ? Detail(e).value("policy_version", "") : "";
+    if (!used.empty() && (!versions.count(used) || sets[e.policy_hash] != used)) {
+      v.first_bad_id = e.id;
+      return broken(fmt::format("policy version {} used by run {} was deleted from the state database",
+                                used.substr(0, 12), e.run_id));
+    }
     if (e.kind != audit_kind::kPolicyLock) continue;
     std::string version = Detail(e).value("version", "");
     if (!versions.count(version)) {

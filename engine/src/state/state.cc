@@ -244,7 +244,7 @@ Result<std::optional<AuditEntry>> LastRunStart(const StateDb::Impl& impl) {
 }  // namespace
 
 Result<int64_t> StateDb::BeginRun(Date as_of, const std::string& policy_hash, const std::string& config_hash,
-                                  const std::string& status) {
+                                  const std::string& status, const std::string& policy_version) {
   int64_t id = 0;
   Status s = impl_->Transaction([&]() -> Status {
     auto previous = LastRunStart(*impl_);
@@ -259,7 +259,9 @@ Result<int64_t> StateDb::BeginRun(Date as_of, const std::string& policy_hash, co
     e.run_id = id;
     e.kind = audit_kind::kRunStart;
     e.policy_hash = policy_hash;
-    e.detail = nlohmann::json{{"as_of", as_of.ToString()}, {"configuration", config_hash}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    nlohmann::json detail{{"as_of", as_of.ToString()}, {"configuration", config_hash}};
+    if (!policy_version.empty()) detail["policy_version"] = policy_version;
+    e.detail = detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     if (Status a = impl_->AppendEntry(e); !a.ok()) return a;
     if (!*previous) return Status::Ok();
     auto before = nlohmann::json::parse((*previous)->detail, nullptr, false);
