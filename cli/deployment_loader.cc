@@ -68,6 +68,17 @@ std::string AuditKeyOrExit(const Deployment& d) {
   return *key;
 }
 
+PolicyImpact ImpactOrExit(const OpenedDeployment& opened, const PolicySet& old_set, const PolicySet& new_set,
+                          Date as_of, size_t sample_size) {
+  ImpactOptions io;
+  io.as_of = as_of;
+  io.holds = opened.state ? &opened.state->holds() : nullptr;
+  io.sample_size = sample_size;
+  auto impact = EvaluateImpact(opened.deployment, old_set, new_set, *opened.stores, io);
+  if (!impact.ok()) throw Exit{kExitFailed, impact.status().message()};
+  return std::move(*impact);
+}
+
 std::function<void(const Progress&)> TerminalProgress() {
   if (!isatty(STDERR_FILENO)) return nullptr;
   auto start = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());

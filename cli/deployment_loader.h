@@ -8,6 +8,7 @@
 
 #include "retention/open.h"
 #include "retention/plan.h"
+#include "retention/policy_change.h"
 
 namespace retention::cli {
 
@@ -31,6 +32,12 @@ void OpenForRun(const OpenOptions& options, OpenedDeployment* opened);
 
 // The deployment's audit key; throws Exit(2) when it cannot be read.
 std::string AuditKeyOrExit(const Deployment& deployment);
+
+// The records of `opened` that a change from `old_set` to `new_set` moves, as of
+// `as_of`, operator holds excepted (EvaluateImpact); `sample_size` keys of each kind
+// (0 in reports). A failure leaves with exit code 1.
+PolicyImpact ImpactOrExit(const OpenedDeployment& opened, const PolicySet& old_set, const PolicySet& new_set,
+                          Date as_of, size_t sample_size);
 
 // A progress line on stderr when it is a terminal (rows done / total, rate, ETA);
 // nothing otherwise.

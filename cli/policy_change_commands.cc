@@ -96,14 +96,7 @@ int RunDiff(const ChangeOptions& o) {
   PolicySet new_set = LoadSide(o.new_side, "NEW", loaded.get());
   PolicyDiff diff = DiffPolicies(old_set, new_set);
   std::optional<PolicyImpact> impact;
-  if (loaded) {
-    ImpactOptions io;
-    io.as_of = ParseAsOf(o.as_of, "--as-of");
-    io.holds = loaded->state ? &loaded->state->holds() : nullptr;
-    auto evaluated = EvaluateImpact(loaded->deployment, old_set, new_set, *loaded->stores, io);
-    if (!evaluated.ok()) throw Exit{kExitFailed, evaluated.status().message()};
-    impact = std::move(*evaluated);
-  }
+  if (loaded) impact = ImpactOrExit(*loaded, old_set, new_set, ParseAsOf(o.as_of, "--as-of"), ImpactOptions{}.sample_size);
   const PolicyImpact* i = impact ? &*impact : nullptr;
   if (o.format == "json") std::cout << PolicyChangeJson(diff, i) << "\n";
   else if (o.format == "html") std::cout << PolicyChangeHtmlPage(diff, i);

@@ -59,20 +59,15 @@ void Write(const std::string& text, const std::string& out) {
 std::string WithPolicyChange(const ReportCliOptions& o, const OpenedDeployment& loaded, Date as_of, std::string text) {
   LoadResult proposed = LoadPoliciesOrExit(o.proposed);
   PolicyDiff diff = DiffPolicies(loaded.policies, proposed.policies);
-  ImpactOptions io;
-  io.as_of = as_of;
-  io.holds = loaded.state ? &loaded.state->holds() : nullptr;
-  io.sample_size = 0;
-  auto impact = EvaluateImpact(loaded.deployment, loaded.policies, proposed.policies, *loaded.stores, io);
-  if (!impact.ok()) throw Exit{kExitFailed, impact.status().message()};
+  PolicyImpact impact = ImpactOrExit(loaded, loaded.policies, proposed.policies, as_of, 0);
   if (o.format == "json") {
     auto j = nlohmann::ordered_json::parse(text);
-    j["policy_change"] = nlohmann::ordered_json::parse(PolicyChangeJson(diff, &*impact));
+    j["policy_change"] = nlohmann::ordered_json::parse(PolicyChangeJson(diff, &impact));
     return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
   }
-  if (o.format == "md") return text + "\n## Policy change (" + o.proposed + ")\n\n```\n" + PolicyChangeText(diff, &*impact) + "```\n";
+  if (o.format == "md") return text + "\n## Policy change (" + o.proposed + ")\n\n```\n" + PolicyChangeText(diff, &impact) + "```\n";
   size_t end = text.rfind("</body>");
-  return text.substr(0, end) + PolicyChangeHtmlSection(diff, &*impact) + text.substr(end);
+  return text.substr(0, end) + PolicyChangeHtmlSection(diff, &impact) + text.substr(end);
 }
 
 int RunReport(const ReportCliOptions& o) {
