@@ -404,3 +404,25 @@ TEST_CASE("files: recovery finishes a recorded batch silently and reports only t
   CHECK(Files(dir.path() / "store") == std::vector<std::string>{"z.wav"});
   CHECK_FALSE(store.connector->Confirm("../../etc").ok());
 }
+
+TEST_CASE("files: a batch interrupted while its journal was written moved nothing and is dropped",
+          "[files][recovery]") {
+  TempDir dir;
+  const fs::path trash = dir.path() / "store/.retention-trash";
+  Write(trash / "run-5/0/journal.partial", "retention-trash 1\nrun ru");  // killed mid-write
+  Write(trash / "run-6/0/journal.partial", "");                          // killed right after open
+  Write(trash / "run-6/1/journal.partial", "retention-trash 1\n");
+  Write(trash / "run-6/1/0", "a file moved without a named journal cannot be explained");
+  Write(dir.path() / "store/x.wav", "x");
+  Store store(dir.path() / "store", "calls");
+  auto found = store.connector->Recover();
+  REQUIRE_FALSE(found.ok());  // run-6/1 holds a file: left for a person, never guessed
+  CHECK_THAT(found.status().message(), Catch::Contains("run-6/1 holds files but no journal"));
+  fs::remove_all(trash / "run-6/1");
+  found = store.connector->Recover();
+  REQUIRE(found.ok());
+  CHECK(found->empty());
+  CHECK_FALSE(fs::exists(trash / "run-5"));
+  CHECK_FALSE(fs::exists(trash / "run-6"));
+  CHECK(Files(dir.path() / "store") == std::vector<std::string>{"x.wav"});
+}

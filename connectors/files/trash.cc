@@ -15,6 +15,9 @@ namespace {
 
 constexpr char kJournal[] = "journal";
 constexpr char kConfirmed[] = "journal.confirmed";
+// The journal while it is written: renamed to `journal` once whole, before any move. A
+// batch that holds only this file was interrupted before it moved anything.
+constexpr char kPartial[] = "journal.partial";
 constexpr char kHeader[] = "retention-trash 1";
 
 // A run id as one directory name: escaped, '/' escaped too, never "." or "..".
@@ -52,10 +55,12 @@ Result<Fd> NewBatchDir(int run_dir, std::string* seq) {
   return Status::IoError("too many trash batch directories");
 }
 
+// Written whole under a temporary name, then renamed: a journal is complete or absent.
 Status WriteJournal(int batch_dir, const std::string& text) {
-  Fd fd(::openat(batch_dir, kJournal, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  Fd fd(::openat(batch_dir, kPartial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd.valid()) return Errno("cannot create the trash journal", errno);
   if (!WriteAll(fd.get(), text) || ::fsync(fd.get()) != 0) return Errno("cannot write the trash journal", errno);
+  if (RenameNoReplace(batch_dir, kPartial, batch_dir, kJournal) != 0) return Errno("cannot name the trash journal", errno);
   if (::fsync(batch_dir) != 0) return Errno("cannot sync the trash directory", errno);
   return Status::Ok();
 }
@@ -187,12 +192,15 @@ Result<std::vector<StagedBatch>> Trash::Recover() {
         batch = std::move(*read);
       } else if (!StatAt(batch_dir->get(), kConfirmed, &st)) {
         auto names = ListDir(batch_dir->get());
-        if (names.ok() && !names->empty())
+        if (!names.ok()) return names.status();
+        bool only_partial = names->empty() || (names->size() == 1 && names->front() == kPartial);
+        if (!only_partial)
           return Status::IoError(fmt::format("trash batch {} holds files but no journal; left for inspection", Escape(id)));
       }
       if (batch) out.push_back(std::move(*batch));
       else if (Status s = Confirm(id); !s.ok()) return s;
     }
+    if (Status s = RemoveEmptyDir(trash->get(), run); !s.ok()) return s;
   }
   return out;
 }
