@@ -141,7 +141,40 @@ class PostgresConnector : public SqlConnector {
     });
     if (!s.ok()) return s;
     if (unique) return Status::Ok();
+    // A partitioned table cannot have a unique index without its partition columns: a
+    // unique index on the key column plus only partition columns, the key NOT NULL, is
+    // accepted. A key may then repeat across partitions: such a key is refused when a
+    // batch is applied (it matches several rows) and its rows are kept.
+    static const char* kPartitioned =
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_partitioned_table p "
+        "JOIN pg_catalog.pg_index i ON i.indrelid = p.partrelid "
+        "JOIN pg_catalog.pg_attribute a ON a.attrelid = p.partrelid AND a.attname = $2 AND a.attnotnull "
+        "WHERE p.partrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL "
+        "AND a.attnum = ANY (i.indkey::int2[]) "
+        "AND i.indkey::int2[] <@ (ARRAY[a.attnum] || p.partattrs::int2[]))";
+    s = Query(kPartitioned, {QuoteIdentifier(table), column}, [&](const Row& r) {
+      unique = r[0].value_or("f") == "t";
+      return true;
+    });
+    if (!s.ok()) return s;
+    if (unique) return Status::Ok();
     return NotUniqueKey(table, column);
+  }
+
+  // The leaf partitions of the binding's table, with the table each is attached to
+  // (regclass text: schema-qualified and quoted as needed). Empty when not partitioned.
+  Result<std::vector<TablePart>> Parts(const Binding& binding) override {
+    static const char* kSql =
+        "SELECT t.relid::regclass::text, t.parentrelid::regclass::text "
+        "FROM pg_partition_tree(to_regclass($1)) t JOIN pg_catalog.pg_class c ON c.oid = t.relid "
+        "WHERE t.isleaf AND t.level > 0 AND c.relkind = 'r' ORDER BY 1";
+    std::vector<TablePart> out;
+    Status s = Query(kSql, {QuoteIdentifier(binding.table)}, [&](const Row& r) {
+      out.push_back({r[0].value_or(""), r[1].value_or("")});
+      return true;
+    });
+    if (!s.ok()) return s;
+    return out;
   }
 
  protected:

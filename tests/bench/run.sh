@@ -6,7 +6,7 @@
 # Usage: tests/bench/run.sh [--rows N] [--reps R] [--only NAME] [--keep]
 #   --rows N    rows of the SQLite and PostgreSQL delete benchmarks (default 5000000)
 #   --reps R    runs of each side, alternating (default 3; the median is reported)
-#   --only NAME one benchmark: eval, report, fast, sqlite, archive, postgres
+#   --only NAME one benchmark: eval, report, fast, sqlite, archive, postgres, partition
 #   --keep      keep the work directory (printed)
 # PostgreSQL: RETENTION_TEST_PG (a DSN), else a server is started on a loopback port
 # with tests/postgres_server.sh when PostgreSQL is installed; otherwise that figure is
@@ -229,6 +229,54 @@ SQL
     done
     psql -q "$dsn" -c "DROP SCHEMA $schema CASCADE"
     record "run vs DELETE, PostgreSQL $rows rows, 9% due" "$te" "$tb" "$tm" "target <= 1.25x"
+  fi
+fi
+
+# --- a wholly due partition: dropped whole vs deleted row by row (both by the engine) ----------
+if want partition; then
+  dsn=${RETENTION_TEST_PG:-}
+  if [ -z "$dsn" ] && [ -x "$root/tests/postgres_server.sh" ]; then
+    port=${BENCH_PG_PORT:-55490}
+    dsn=$(RETENTION_TEST_PG_PORT=$port "$root/tests/postgres_server.sh" start 2>/dev/null) && pg_started=$port || dsn=""
+  fi
+  if [ -z "$dsn" ]; then
+    printf '%s\t\t\t\t%s\n' "partition drop vs row deletes, PostgreSQL" "skipped: no PostgreSQL server" >> "$results"
+  else
+    prows=${BENCH_PARTITION_ROWS:-1000000}
+    echo "bench: PostgreSQL, a wholly due partition of $prows rows (+10% not due elsewhere)" >&2
+    schema=retention_bench_part_$$
+    psql -q "$dsn" -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $schema"
+    dsn="$dsn options='-c search_path=$schema'"
+    psql -q "$dsn" -v ON_ERROR_STOP=1 <<SQL
+CREATE TABLE bench_source AS SELECT i AS id, '1' || lpad(i::text, 12, '0') AS nir,
+  CASE WHEN i <= $prows THEN DATE '2015-01-01' + (i % 365) ELSE DATE '2025-01-01' + (i % 365) END AS fin_droits
+  FROM generate_series(1, $prows + $prows / 10) AS i;
+SQL
+    make_tables() {  # droits: partitioned by year of fin_droits; flat: the same rows in one table
+      psql -q "$dsn" -v ON_ERROR_STOP=1 -c "DROP TABLE IF EXISTS droits, flat" \
+        -c "CREATE TABLE droits (id bigint NOT NULL, nir text NOT NULL, fin_droits date NOT NULL, PRIMARY KEY (id, fin_droits)) PARTITION BY RANGE (fin_droits)" \
+        -c "CREATE TABLE droits_2015 PARTITION OF droits FOR VALUES FROM ('2015-01-01') TO ('2016-01-01')" \
+        -c "CREATE TABLE droits_2025 PARTITION OF droits FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')" \
+        -c "INSERT INTO droits SELECT * FROM bench_source" -c "CREATE INDEX ON droits (fin_droits)" \
+        -c "CREATE TABLE flat (id bigint PRIMARY KEY, nir text NOT NULL, fin_droits date NOT NULL)" \
+        -c "INSERT INTO flat SELECT * FROM bench_source" -c "CREATE INDEX ON flat (fin_droits)" -c "VACUUM ANALYZE droits, flat"
+    }
+    te="" tb="" tm=""
+    for i in $(seq "$reps"); do
+      make_tables
+      d=$work/part$i; mkdir -p "$d/drop" "$d/rows"
+      write_config "$d/drop" "{type: postgres, dsn_env: RETENTION_BENCH_PG}"
+      write_config "$d/rows" "{type: postgres, dsn_env: RETENTION_BENCH_PG}" F01.droits flat
+      read -r t m < <(RETENTION_BENCH_PG=$dsn measure "$cli" run --config "$d/drop/config.yaml" --as-of "$as_of" --allow-mass)
+      te="$te $t" tm="$tm $m"
+      grep -q "whole partitions dropped: 1" "$work/out" || { echo "bench: the partition was not dropped" >&2; cat "$work/out" >&2; exit 1; }
+      read -r t _ < <(RETENTION_BENCH_PG=$dsn measure "$cli" run --config "$d/rows/config.yaml" --as-of "$as_of" --allow-mass)
+      tb="$tb $t"
+      left_drop=$(psql -tA "$dsn" -c "SELECT count(*) FROM droits") left_rows=$(psql -tA "$dsn" -c "SELECT count(*) FROM flat")
+      [ "$left_drop" = "$left_rows" ] || { echo "bench: partition drop left $left_drop rows, row deletes $left_rows" >&2; exit 1; }
+    done
+    psql -q "$dsn" -c "DROP SCHEMA $schema CASCADE"
+    record "partition drop vs row deletes, PG $prows-row partition" "$te" "$tb" "$tm" "target <= 0.05x (>= 20x faster)"
   fi
 fi
 

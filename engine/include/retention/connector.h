@@ -111,6 +111,34 @@ struct ArchiveWrite {
   std::vector<std::string> refused;  // keys of the rows not written (conflicts)
 };
 
+// A part of a binding's table that can be removed whole: a leaf partition of a
+// PostgreSQL partitioned table (names as SQL, from the store's catalog).
+struct TablePart {
+  std::string name;    // the partition
+  std::string parent;  // the table it is attached to
+};
+
+// Removes one part whose every row is due for deletion, instead of deleting its rows
+// one by one (Connector::DropPart).
+struct DropPartRequest {
+  const Binding* binding = nullptr;
+  TablePart part;
+  std::vector<std::string> facts;  // read for each row, in ScanRequest order
+  // Read first without a lock: a part with a row for which it returns false is left
+  // alone at once (the engine's due set: cheap).
+  std::function<bool(const RawRecord&)> candidate;
+  // Then with the part and its parent locked: every row is re-read and must pass.
+  std::function<bool(const RawRecord&)> still_due;
+  std::string run_id;
+  std::function<std::string(const std::string&)> key_digest;  // journaled as in ApplyRequest
+};
+
+struct DropPartResult {
+  bool dropped = false;
+  std::vector<std::string> keys;  // the keys of the rows dropped
+  std::string staged;             // as ApplyResult::staged
+};
+
 // Groups scanned records into batches for a Scan sink (every connector's Scan uses it).
 class ScanBatcher {
  public:
@@ -169,6 +197,12 @@ class Connector {
   // Confirm(id). Batches already confirmed are finished silently. SQL stores return
   // the batches journaled in their own transaction and not yet confirmed.
   virtual Result<std::vector<StagedBatch>> Recover() { return std::vector<StagedBatch>{}; }
+  // The parts of the binding's table that DropPart can remove whole; none by default.
+  virtual Result<std::vector<TablePart>> Parts(const Binding& /*binding*/) { return std::vector<TablePart>{}; }
+  // Removes `request.part` in one transaction when every row of it passes `still_due`
+  // with the part locked (and is not empty), journaling the keys' digests in the same
+  // transaction; otherwise changes nothing (dropped = false).
+  virtual Result<DropPartResult> DropPart(const DropPartRequest& /*request*/) { return DropPartResult{}; }
   // Whether this store can hold the archive of `source` in the same transaction.
   virtual bool SameTransactionAs(const Connector& other) const { return &other == this; }
 };

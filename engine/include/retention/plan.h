@@ -51,6 +51,7 @@ struct BindingPlan {
   int64_t refused_at_apply = 0;     // of those, kept because acting was unsafe (why: in errors)
   int64_t invalid_facts = 0;        // records kept because a stored value is not a valid fact (invalid_fact)
   int64_t not_approved = 0;         // due, but outside the approved plan: left as they are
+  int64_t parts_dropped = 0;        // table parts removed whole (their rows are in `applied`)
   std::string guard;                // non-empty: why the binding was not applied
 
   int64_t DueTotal() const;
@@ -94,6 +95,7 @@ struct AppliedBatch {
   std::vector<std::string> subjects;
   // Set instead of `keys` for a batch recovered from a store's journal (recover.h).
   std::vector<std::string> key_digests;
+  std::string part;  // non-empty: the batch is this table part, dropped whole (Connector::DropPart)
 };
 using BatchSink = std::function<Status(const AppliedBatch&)>;
 

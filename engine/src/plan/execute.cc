@@ -231,6 +231,82 @@ class BindingExecution {
     pending_[*action].subjects.push_back(record.subject);
   }
 
+  // Whether a record re-read at apply time is still due for `wanted` and not held.
+  bool StillDue(Phase wanted, const RawRecord& r) {
+    Evaluation e;
+    std::string error;
+    auto now = ActionFor(r, &e, &error);
+    if (!now || *now != wanted) return false;
+    return !(options_.holds && options_.holds->Held(binding_, r.key, r.subject));
+  }
+
+  // Drops whole every part of the table (PostgreSQL partitions) whose rows are all in
+  // `pending` (due for deletion, not held, approved, within the limits) and still due
+  // when re-read under lock; one audited batch per part. The keys dropped leave
+  // `pending`; the rest is deleted row by row as usual.
+  Status DropDueParts(Connector* connector, Pending* pending, int64_t* done, int64_t total) {
+    if (pending->keys.empty()) return Status::Ok();
+    auto parts = connector->Parts(binding_);
+    if (!parts.ok()) return parts.status();
+    if (parts->empty()) return Status::Ok();
+    std::unordered_map<std::string_view, size_t> position;  // key → index in pending
+    position.reserve(pending->keys.size());
+    for (size_t i = 0; i < pending->keys.size(); ++i) position.emplace(pending->keys[i], i);
+    std::vector<bool> dropped(pending->keys.size(), false);
+    bool any = false;
+    for (const auto& part : *parts) {
+      DropPartRequest req;
+      req.binding = &binding_;
+      req.part = part;
+      req.facts = facts_;
+      req.run_id = options_.run_id;
+      req.key_digest = options_.key_digest;
+      auto pending_key = [&](const std::string& key) {
+        auto it = position.find(key);
+        return it != position.end() && !dropped[it->second];
+      };
+      req.candidate = [&](const RawRecord& r) { return pending_key(r.key); };
+      req.still_due = [&](const RawRecord& r) { return pending_key(r.key) && StillDue(Phase::kDelete, r); };
+      if (options_.before_batch) {
+        Status s = options_.before_batch();
+        if (!s.ok()) return s;
+      }
+      auto result = connector->DropPart(req);
+      if (!result.ok() || !result->dropped) {
+        if (options_.abort_batch) options_.abort_batch();
+        if (!result.ok()) return result.status();
+        continue;
+      }
+      AppliedBatch applied{&binding_, Phase::kDelete, {}, {}, {}, part.name};
+      for (const auto& k : result->keys) {
+        size_t i = position.find(k)->second;  // present: still_due checked it
+        dropped[i] = true;
+        applied.subjects.push_back(pending->subjects[i]);
+      }
+      applied.keys = std::move(result->keys);
+      out_.applied[Phase::kDelete] += static_cast<int64_t>(applied.keys.size());
+      ++out_.parts_dropped;
+      *done += static_cast<int64_t>(applied.keys.size());
+      any = true;
+      if (options_.on_batch) {
+        Status s = options_.on_batch(applied);
+        if (!s.ok()) return s;
+      }
+      if (!result->staged.empty())
+        if (Status s = connector->Confirm(result->staged); !s.ok()) return s;
+      if (options_.progress) options_.progress({binding_.name + " (dropping parts)", *done, total});
+    }
+    if (!any) return Status::Ok();
+    Pending rest;
+    for (size_t i = 0; i < pending->keys.size(); ++i)
+      if (!dropped[i]) {
+        rest.keys.push_back(std::move(pending->keys[i]));
+        rest.subjects.push_back(std::move(pending->subjects[i]));
+      }
+    *pending = std::move(rest);
+    return Status::Ok();
+  }
+
   Status ApplyAll(Connector* connector) {
     Connector* archive = binding_.archive ? stores_.Find(binding_.archive->store) : nullptr;
     std::string key;
@@ -238,6 +314,8 @@ class BindingExecution {
     int64_t done = 0, total = 0;
     for (const auto& [action, p] : pending_) total += static_cast<int64_t>(p.keys.size());
     for (auto& [action, pending] : pending_) {
+      if (action == Phase::kDelete)
+        if (Status s = DropDueParts(connector, &pending, &done, total); !s.ok()) return s;
       SortByKey(&pending);
       if (action == Phase::kPseudonymise && key.empty())
         return Status::FailedPrecondition(fmt::format("binding {}: no pseudonymisation key", binding_.name));
@@ -254,13 +332,7 @@ class BindingExecution {
         req.archive_target = archive;
         req.key_digest = options_.key_digest;
         Phase wanted = action;
-        req.still_due = [this, wanted](const RawRecord& r) {
-          Evaluation e;
-          std::string error;
-          auto now = ActionFor(r, &e, &error);
-          if (!now || *now != wanted) return false;
-          return !(options_.holds && options_.holds->Held(binding_, r.key, r.subject));
-        };
+        req.still_due = [this, wanted](const RawRecord& r) { return StillDue(wanted, r); };
         if (!key.empty()) req.tokenise = [key](const std::string& v) { return internal::HmacSha256Hex(key, v); };
         if (options_.before_batch) {
           Status s = options_.before_batch();
@@ -276,7 +348,7 @@ class BindingExecution {
         out_.refused_at_apply += static_cast<int64_t>(result->refused.size());
         for (const auto& r : result->refused)  // the reason, never the key
           if (out_.errors.size() < 20) out_.errors.push_back(fmt::format("{} refused: {}", PhaseName(action), r.reason));
-        AppliedBatch applied{&binding_, action, result->applied, {}, {}};
+        AppliedBatch applied{&binding_, action, result->applied, {}, {}, {}};
         std::unordered_map<std::string_view, size_t> position;  // key → index in pending
         position.reserve(end - start);
         for (size_t i = start; i < end; ++i) position.emplace(pending.keys[i], i);

@@ -42,7 +42,7 @@ Status RecordBatch(const Deployment& d, StateDb* state, const StagedBatch& batch
     return Status::FailedPrecondition(fmt::format(
         "an interrupted run left a journaled batch for binding '{}', which this configuration does not have: "
         "restore the binding so that the batch can be recorded", batch.binding));
-  AppliedBatch applied{binding, batch.action, {}, {}, {}};
+  AppliedBatch applied{binding, batch.action, {}, {}, {}, {}};
   applied.key_digests = batch.key_digests;
   for (const auto& k : batch.keys) applied.key_digests.push_back(state->Digest(k));
   int64_t run = RunNumber(batch.run_id);

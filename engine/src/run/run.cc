@@ -385,6 +385,7 @@ std::string PlanToJson(const Plan& plan) {
       for (const auto& [p, n] : b.applied) a[PhaseName(p)] = n;
       x["applied"] = a;
       x["skipped_at_apply"] = b.skipped_at_apply;
+      if (b.parts_dropped) x["parts_dropped"] = b.parts_dropped;
     }
     if (b.not_approved) x["not_approved"] = b.not_approved;
     if (!b.guard.empty()) x["guard"] = b.guard;
@@ -458,6 +459,8 @@ std::string PlanToText(const Plan& plan) {
       std::vector<std::string> parts;
       for (const auto& [p, n] : b.applied) parts.push_back(fmt::format("{} {}", PhaseName(p), n));
       out += fmt::format("    applied: {}; skipped at apply: {}\n", fmt::join(parts, ", "), b.skipped_at_apply);
+      if (b.parts_dropped)
+        out += fmt::format("    of the deletions, whole partitions dropped: {} (audited one entry each)\n", b.parts_dropped);
     }
     if (!b.guard.empty()) out += fmt::format("    GUARD: {}\n", b.guard);
     if (b.not_approved)

@@ -426,6 +426,11 @@ Status StateDb::AppendAudit(int64_t run_id, const AppliedBatch& batch, const std
   e.detail = nlohmann::json{{"store", batch.binding->store}, {"table", batch.binding->table},
                             {"records_of", BindingRecordsOf(batch.binding->name)}}
                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (!batch.part.empty()) {
+    auto detail = nlohmann::json::parse(e.detail);
+    detail["part_dropped"] = batch.part;
+    e.detail = detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
   return impl_->AppendEntry(e);
 }
 

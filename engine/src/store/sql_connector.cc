@@ -153,6 +153,57 @@ Result<ApplyResult> SqlConnector::Apply(const ApplyRequest& request) {
   return result;
 }
 
+Result<DropPartResult> SqlConnector::DropPart(const DropPartRequest& request) {
+  DropPartResult out;
+  if (dialect().kind != SqlDialect::Kind::kPostgres) return out;
+  const Binding& b = *request.binding;
+  const std::string select = "SELECT " + SelectList(b, request.facts) + " FROM " + request.part.name + " AS t";
+  // Without a lock first: most parts that are not wholly due fail on an early row.
+  bool all = true;
+  int64_t rows = 0;
+  Status s = Query(select, {}, [&](const Row& r) {
+    ++rows;
+    all = request.candidate && request.candidate(ToRecord(b, request.facts.size(), r));
+    return all;
+  });
+  if (!s.ok()) return s;
+  if (!all || rows == 0) return out;
+  if (s = Begin(); !s.ok()) return s;
+  auto fail = [&](Status st) -> Result<DropPartResult> {
+    Rollback();
+    return st;
+  };
+  if (s = Exec("LOCK TABLE " + request.part.parent + ", " + request.part.name + " IN ACCESS EXCLUSIVE MODE", {}); !s.ok())
+    return fail(s);
+  std::vector<std::string> keys;
+  s = Query(select, {}, [&](const Row& r) {
+    RawRecord record = ToRecord(b, request.facts.size(), r);
+    all = request.still_due && request.still_due(record);
+    if (all) keys.push_back(std::move(record.key));
+    return all;
+  });
+  if (!s.ok()) return fail(s);
+  if (!all || keys.empty()) {
+    Rollback();
+    return out;
+  }
+  ApplyRequest journal;
+  journal.binding = &b;
+  journal.action = Phase::kDelete;
+  journal.run_id = request.run_id;
+  journal.key_digest = request.key_digest;
+  auto staged = WriteJournal(journal, keys);
+  if (!staged.ok()) return fail(staged.status());
+  if (s = Exec("ALTER TABLE " + request.part.parent + " DETACH PARTITION " + request.part.name, {}); !s.ok())
+    return fail(s);
+  if (s = Exec("DROP TABLE " + request.part.name, {}); !s.ok()) return fail(s);
+  if (s = Commit(); !s.ok()) return fail(s);
+  out.dropped = true;
+  out.keys = std::move(keys);
+  out.staged = std::move(*staged);
+  return out;
+}
+
 Status SqlConnector::DeleteKeys(const Binding& b, const std::vector<std::string>& keys) {
   if (keys.empty()) return Status::Ok();
   std::vector<Value> params;

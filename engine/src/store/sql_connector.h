@@ -28,6 +28,9 @@ class SqlConnector : public Connector {
   Status Scan(const ScanRequest& request, const std::function<bool(std::vector<RawRecord>&)>& sink) override;
   Result<ApplyResult> Apply(const ApplyRequest& request) override;
   Result<ArchiveWrite> WriteArchive(const ArchiveRows& rows) override;
+  // PostgreSQL: locks the parent and the part (ACCESS EXCLUSIVE, in that order, as an
+  // insert takes them), re-reads and re-checks every row, journals, then DETACH + DROP.
+  Result<DropPartResult> DropPart(const DropPartRequest& request) override;
   // The journal (engine/src/store/journal.cc): a table `_retention_journal` in the
   // store's own schema, written in the transaction of each change.
   Status Confirm(const std::string& staged) override;
