@@ -295,3 +295,33 @@ TEST_CASE("proof: the assumptions in force are an entry of the run and on its ce
   CHECK(ReadAll(demo.dir / "state/certificates/run-1.txt").find("F02.droits: [\"contentieux=false\"]") != std::string::npos);
   CHECK(Retention("audit verify-certificate " + (demo.dir / "state/certificates/run-1.json") + c).code == 0);
 }
+
+TEST_CASE("audit: key digests are written exactly as the general JSON serializer writes them, whatever they hold",
+          "[audit][chain]") {
+  using Strings = std::vector<std::string>;
+  const std::vector<Strings> cases = {
+      {},
+      {"3f2a"},
+      {std::string(64, 'a'), std::string(64, 'b'), "c"},
+      {"with \"quote\"", "back\\slash", "tab\there", "nul\x01", "caf\xc3\xa9", "\x7f", "bad \xff utf-8"},
+      {"", ",", "[", "]"},
+  };
+  for (const auto& digests : cases) {
+    INFO(nlohmann::json(digests).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    CHECK(retention::DigestsJson(digests) ==
+          nlohmann::json(digests).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    retention::AuditEntry e;
+    e.id = 7;
+    e.kind = "batch";
+    e.binding = "b \"key_digests\":null";  // the member's text inside a value changes nothing
+    e.key_digests = digests;
+    e.count = static_cast<int64_t>(digests.size());
+    nlohmann::ordered_json j;
+    for (auto [k, v] : std::vector<std::pair<const char*, nlohmann::ordered_json>>{
+             {"id", e.id}, {"run_id", e.run_id}, {"time", e.time}, {"kind", e.kind}, {"binding", e.binding},
+             {"rule_id", e.rule_id}, {"action", e.action}, {"count", e.count}, {"key_digests", e.key_digests},
+             {"policy_hash", e.policy_hash}, {"detail", e.detail}, {"prev_hash", e.prev_hash}})
+      j[k] = v;
+    CHECK(retention::AuditCanonical(e) == j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+}

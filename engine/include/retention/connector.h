@@ -131,12 +131,15 @@ struct DropPartRequest {
   std::function<bool(const RawRecord&)> still_due;
   std::string run_id;
   std::function<std::string(const std::string&)> key_digest;  // journaled as in ApplyRequest
+  // The keys are journaled in batches of this many, in the order of DropPartResult::keys:
+  // the engine records one audit entry per batch, so that no entry grows with the part.
+  size_t chunk = 5000;
 };
 
 struct DropPartResult {
   bool dropped = false;
-  std::vector<std::string> keys;  // the keys of the rows dropped
-  std::string staged;             // as ApplyResult::staged
+  std::vector<std::string> keys;    // the keys of the rows dropped
+  std::vector<std::string> staged;  // one journal batch per `chunk` keys (ApplyResult::staged)
 };
 
 // Groups scanned records into batches for a Scan sink (every connector's Scan uses it).

@@ -261,12 +261,19 @@ class BindingExecution {
       req.facts = facts_;
       req.run_id = options_.run_id;
       req.key_digest = options_.key_digest;
+      req.chunk = static_cast<size_t>(binding_.batch_size);
       auto pending_key = [&](const std::string& key) {
         auto it = position.find(key);
         return it != position.end() && !dropped[it->second];
       };
+      std::vector<size_t> rows;  // the pending index of each row the locked re-read accepted, in its order
       req.candidate = [&](const RawRecord& r) { return pending_key(r.key); };
-      req.still_due = [&](const RawRecord& r) { return pending_key(r.key) && StillDue(Phase::kDelete, r); };
+      req.still_due = [&](const RawRecord& r) {
+        auto it = position.find(r.key);
+        if (it == position.end() || dropped[it->second] || !StillDue(Phase::kDelete, r)) return false;
+        rows.push_back(it->second);
+        return true;
+      };
       if (options_.before_batch) {
         Status s = options_.before_batch();
         if (!s.ok()) return s;
@@ -277,23 +284,37 @@ class BindingExecution {
         if (!result.ok()) return result.status();
         continue;
       }
-      AppliedBatch applied{&binding_, Phase::kDelete, {}, {}, {}, part.name};
-      for (const auto& k : result->keys) {
-        size_t i = position.find(k)->second;  // present: still_due checked it
-        dropped[i] = true;
-        applied.subjects.push_back(pending->subjects[i]);
-      }
-      applied.keys = std::move(result->keys);
-      out_.applied[Phase::kDelete] += static_cast<int64_t>(applied.keys.size());
       ++out_.parts_dropped;
-      *done += static_cast<int64_t>(applied.keys.size());
       any = true;
-      if (options_.on_batch) {
-        Status s = options_.on_batch(applied);
-        if (!s.ok()) return s;
+      if (rows.size() != result->keys.size())  // the journal holds the part: the next run records it
+        return Status::Internal(fmt::format("binding {}: the store dropped {} rows but {} were re-checked", binding_.name,
+                                            result->keys.size(), rows.size()));
+      // One audited batch per journal batch of the part, each naming the part: the
+      // first in the transaction opened above, the next ones each in their own.
+      for (size_t c = 0, start = 0; start < result->keys.size(); ++c, start += req.chunk) {
+        if (c > 0 && options_.before_batch) {
+          Status s = options_.before_batch();  // stopped here: the journal keeps the rest for the next run
+          if (!s.ok()) return s;
+        }
+        size_t end = std::min(result->keys.size(), start + req.chunk);
+        AppliedBatch applied{&binding_, Phase::kDelete, {}, {}, {}, part.name};
+        for (size_t k = start; k < end; ++k) {
+          size_t i = rows[k];  // DropPart returns its keys in the order it re-checked them
+          dropped[i] = true;
+          applied.keys.push_back(result->keys[k]);
+          applied.subjects.push_back(pending->subjects[i]);
+        }
+        out_.applied[Phase::kDelete] += static_cast<int64_t>(applied.keys.size());
+        *done += static_cast<int64_t>(applied.keys.size());
+        if (options_.on_batch) {
+          Status s = options_.on_batch(applied);
+          if (!s.ok()) return s;
+        } else if (c > 0 && options_.abort_batch) {
+          options_.abort_batch();
+        }
+        if (c < result->staged.size())
+          if (Status s = connector->Confirm(result->staged[c]); !s.ok()) return s;
       }
-      if (!result->staged.empty())
-        if (Status s = connector->Confirm(result->staged); !s.ok()) return s;
       if (options_.progress) options_.progress({binding_.name + " (dropping parts)", *done, total});
     }
     if (!any) return Status::Ok();

@@ -21,6 +21,64 @@ namespace {
 constexpr const char* kEntryColumns =
     "id, run_id, time, kind, binding, rule_id, action, count, key_digests, policy_hash, detail, prev_hash, hash";
 
+// Key digests are hexadecimal: their JSON array is read and written directly, which
+// nlohmann's general parser and serializer made the bulk of verifying a long history.
+// Any other text takes the general path, so the result is always what nlohmann gives.
+bool Plain(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+}
+
+bool ParsePlainArray(const std::string& text, std::vector<std::string>* out) {
+  if (text.size() < 2 || text.front() != '[' || text.back() != ']') return false;
+  const size_t end = text.size() - 1;
+  for (size_t i = 1; i < end;) {
+    if (text[i] != '"') return false;
+    size_t close = text.find('"', i + 1);
+    if (close == std::string::npos || close >= end) return false;
+    std::string_view item(text.data() + i + 1, close - i - 1);
+    if (!Plain(item)) return false;
+    out->emplace_back(item);
+    i = close + 1;
+    if (i == end) break;
+    if (text[i] != ',' || i + 1 == end) return false;
+    ++i;
+  }
+  return true;
+}
+
+std::vector<std::string> ParseDigests(const std::string& text) {
+  std::vector<std::string> out;
+  if (ParsePlainArray(text, &out)) return out;
+  out.clear();
+  auto digests = nlohmann::json::parse(text, nullptr, false);
+  if (digests.is_array())
+    for (const auto& d : digests)
+      if (d.is_string()) out.push_back(d.get<std::string>());
+  return out;
+}
+
+}  // namespace
+
+std::string DigestsJson(const std::vector<std::string>& digests) {
+  if (!std::all_of(digests.begin(), digests.end(), [](const std::string& d) { return Plain(d); }))
+    return nlohmann::json(digests).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  size_t size = 2;
+  for (const auto& d : digests) size += d.size() + 3;
+  std::string out;
+  out.reserve(size);
+  out += '[';
+  for (size_t i = 0; i < digests.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    out += digests[i];
+    out += '"';
+  }
+  out += ']';
+  return out;
+}
+
+namespace {
+
 AuditEntry ToEntry(const StateRow& r) {
   AuditEntry e;
   e.id = ParseInt(r[0]).value_or(0);
@@ -32,10 +90,7 @@ AuditEntry ToEntry(const StateRow& r) {
   e.action = r[6].value_or("");
   // A count that is not an integer cannot match its digests: verification reports it.
   e.count = ParseInt(r[7]).value_or(-1);
-  auto digests = nlohmann::json::parse(r[8].value_or("[]"), nullptr, false);
-  if (digests.is_array())
-    for (const auto& d : digests)
-      if (d.is_string()) e.key_digests.push_back(d.get<std::string>());
+  e.key_digests = ParseDigests(r[8].value_or("[]"));
   e.policy_hash = r[9].value_or("");
   e.detail = r[10].value_or("");
   e.prev_hash = r[11].value_or("");
@@ -203,11 +258,15 @@ std::string AuditCanonical(const AuditEntry& e) {
   j["rule_id"] = e.rule_id;
   j["action"] = e.action;
   j["count"] = e.count;
-  j["key_digests"] = e.key_digests;
+  j["key_digests"] = nullptr;  // written below, as nlohmann would (DigestsJson)
   j["policy_hash"] = e.policy_hash;
   j["detail"] = e.detail;
   j["prev_hash"] = e.prev_hash;
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // The first `"key_digests":null` is the member: inside a string value a '"' is escaped.
+  static constexpr std::string_view kMember = "\"key_digests\":null";
+  size_t at = text.find(kMember);
+  return text.replace(at + kMember.size() - 4, 4, DigestsJson(e.key_digests));
 }
 
 Status StateDb::Impl::AppendEntry(AuditEntry e) const {
@@ -225,7 +284,7 @@ Status StateDb::Impl::AppendEntry(AuditEntry e) const {
   e.hash = Mac(AuditCanonical(e));
   return Exec(fmt::format("INSERT INTO audit ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", kEntryColumns),
               {std::to_string(e.id), std::to_string(e.run_id), e.time, e.kind, e.binding, e.rule_id, e.action,
-               std::to_string(e.count), nlohmann::json(e.key_digests).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), e.policy_hash, e.detail, e.prev_hash,
+               std::to_string(e.count), DigestsJson(e.key_digests), e.policy_hash, e.detail, e.prev_hash,
                e.hash});
 }
 

@@ -192,15 +192,23 @@ Result<DropPartResult> SqlConnector::DropPart(const DropPartRequest& request) {
   journal.action = Phase::kDelete;
   journal.run_id = request.run_id;
   journal.key_digest = request.key_digest;
-  auto staged = WriteJournal(journal, keys);
-  if (!staged.ok()) return fail(staged.status());
+  const size_t chunk = std::max<size_t>(1, request.chunk);
+  for (size_t start = 0; start < keys.size(); start += chunk) {
+    std::vector<std::string> part(keys.begin() + static_cast<long>(start),
+                                  keys.begin() + static_cast<long>(std::min(keys.size(), start + chunk)));
+    auto staged = WriteJournal(journal, part);
+    if (!staged.ok()) return fail(staged.status());
+    out.staged.push_back(std::move(*staged));
+  }
   if (s = Exec("ALTER TABLE " + request.part.parent + " DETACH PARTITION " + request.part.name, {}); !s.ok())
     return fail(s);
   if (s = Exec("DROP TABLE " + request.part.name, {}); !s.ok()) return fail(s);
-  if (s = Commit(); !s.ok()) return fail(s);
+  if (s = Commit(); !s.ok()) {
+    out.staged.clear();
+    return fail(s);
+  }
   out.dropped = true;
   out.keys = std::move(keys);
-  out.staged = std::move(*staged);
   return out;
 }
 
