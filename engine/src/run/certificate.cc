@@ -30,7 +30,7 @@ std::string ActionsText(const Plan& plan, ordered_json* actions) {
       text += fmt::format("{:<34} {:<30} {:<13} {:>8}\n", b.binding, b.rule_id, PhaseName(p), n);
     }
   for (const auto& b : plan.bindings) {
-    if (b.parts_dropped) text += fmt::format("\nPARTITIONS DROPPED WHOLE {}: {} (one audit entry each)\n", b.binding, b.parts_dropped);
+    if (b.parts_dropped) text += fmt::format("\nPARTITIONS DROPPED WHOLE {}: {} (audited in batches naming each)\n", b.binding, b.parts_dropped);
     if (!b.guard.empty()) text += fmt::format("\nNOT APPLIED {}: {}\n", b.binding, b.guard);
     if (b.not_approved) text += fmt::format("\nNOT IN THE APPROVED PLAN {}: {} records left as they are\n", b.binding, b.not_approved);
   }

@@ -460,7 +460,7 @@ std::string PlanToText(const Plan& plan) {
       for (const auto& [p, n] : b.applied) parts.push_back(fmt::format("{} {}", PhaseName(p), n));
       out += fmt::format("    applied: {}; skipped at apply: {}\n", fmt::join(parts, ", "), b.skipped_at_apply);
       if (b.parts_dropped)
-        out += fmt::format("    of the deletions, whole partitions dropped: {} (audited one entry each)\n", b.parts_dropped);
+        out += fmt::format("    of the deletions, whole partitions dropped: {}\n", b.parts_dropped);
     }
     if (!b.guard.empty()) out += fmt::format("    GUARD: {}\n", b.guard);
     if (b.not_approved)
