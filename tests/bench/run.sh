@@ -185,13 +185,22 @@ SQL
   record "archive vs INSERT SELECT + DELETE, SQLite $rows rows" "$te" "$tb" "$tm" "target <= 1.3x"
 fi
 
+# The PostgreSQL server's DSN in $pg_dsn: RETENTION_TEST_PG, else one started once on a
+# loopback port (stopped at exit); empty when there is none.
+pg_dsn="" pg_tried=""
+pg_server() {
+  [ -n "$pg_tried" ] && return 0
+  pg_tried=1 pg_dsn=${RETENTION_TEST_PG:-}
+  if [ -z "$pg_dsn" ] && [ -x "$root/tests/postgres_server.sh" ]; then
+    local port=${BENCH_PG_PORT:-55490}
+    pg_dsn=$(RETENTION_TEST_PG_PORT=$port "$root/tests/postgres_server.sh" start 2>/dev/null) && pg_started=$port || pg_dsn=""
+  fi
+}
+
 # --- the same on PostgreSQL ------------------------------------------------------------------
 if want postgres; then
-  dsn=${RETENTION_TEST_PG:-}
-  if [ -z "$dsn" ] && [ -x "$root/tests/postgres_server.sh" ]; then
-    port=${BENCH_PG_PORT:-55490}
-    dsn=$(RETENTION_TEST_PG_PORT=$port "$root/tests/postgres_server.sh" start 2>/dev/null) && pg_started=$port || dsn=""
-  fi
+  pg_server
+  dsn=$pg_dsn
   if [ -z "$dsn" ]; then
     printf '%s\t\t\t\t%s\n' "run vs DELETE, PostgreSQL" "skipped: no PostgreSQL server" >> "$results"
   else
@@ -234,11 +243,8 @@ fi
 
 # --- a wholly due partition: dropped whole vs deleted row by row (both by the engine) ----------
 if want partition; then
-  dsn=${RETENTION_TEST_PG:-}
-  if [ -z "$dsn" ] && [ -x "$root/tests/postgres_server.sh" ]; then
-    port=${BENCH_PG_PORT:-55490}
-    dsn=$(RETENTION_TEST_PG_PORT=$port "$root/tests/postgres_server.sh" start 2>/dev/null) && pg_started=$port || dsn=""
-  fi
+  pg_server
+  dsn=$pg_dsn
   if [ -z "$dsn" ]; then
     printf '%s\t\t\t\t%s\n' "partition drop vs row deletes, PostgreSQL" "skipped: no PostgreSQL server" >> "$results"
   else

@@ -824,6 +824,16 @@ bool TableExists(PgSession& db, const std::string& table) {
   return db.Column(fmt::format("SELECT to_regclass('{}') IS NOT NULL", db.T(table))) == Strings{"t"};
 }
 
+// A run of F01.droits as of 2025-03-01 whose store journal holds "digest-KEY".
+ExecuteOptions PartitionRun() {
+  ExecuteOptions options;
+  options.as_of = D("2025-03-01");
+  options.apply = true;
+  options.run_id = "run-1";
+  options.key_digest = [](const std::string& k) { return "digest-" + k; };
+  return options;
+}
+
 class KeyHold : public HoldChecker {
  public:
   explicit KeyHold(std::string key) : key_(std::move(key)) {}
@@ -847,12 +857,8 @@ TEST_CASE("postgres: a partition whose every row is due is dropped whole, audite
 
   KeyHold hold("2");  // a litigation hold on id 2: droits_2010 cannot go whole
   std::vector<AppliedBatch> batches;
-  ExecuteOptions options;
-  options.as_of = D("2025-03-01");
-  options.apply = true;
-  options.run_id = "run-1";
+  ExecuteOptions options = PartitionRun();
   options.holds = &hold;
-  options.key_digest = [](const std::string& k) { return "digest-" + k; };
   options.on_batch = [&](const AppliedBatch& b) {
     batches.push_back(b);
     return Status::Ok();
@@ -894,11 +900,7 @@ TEST_CASE("postgres: a row written into a partition after the plan keeps the par
   Deployment d = Load(Yaml({.rule = "F01.droits", .table = db.T("droits"), .subject = "nir", .facts = kFinDroits}));
   Stores stores = OpenValidated(d);
   bool written = false;
-  ExecuteOptions options;
-  options.as_of = D("2025-03-01");
-  options.apply = true;
-  options.run_id = "run-1";
-  options.key_digest = [](const std::string& k) { return "digest-" + k; };
+  ExecuteOptions options = PartitionRun();
   options.before_batch = [&] {
     if (!written) Insert(db, "droits", "(20, 'z', '2021-08-01')");  // due, but never planned
     written = true;
@@ -919,11 +921,7 @@ TEST_CASE("postgres: a partition dropped but not yet audited is in the store's j
   CreatePartitionedDroits(db);
   Deployment d = Load(Yaml({.rule = "F01.droits", .table = db.T("droits"), .subject = "nir", .facts = kFinDroits}));
   Stores stores = OpenValidated(d);
-  ExecuteOptions options;
-  options.as_of = D("2025-03-01");
-  options.apply = true;
-  options.run_id = "run-1";
-  options.key_digest = [](const std::string& k) { return "digest-" + k; };
+  ExecuteOptions options = PartitionRun();
   options.on_batch = [](const AppliedBatch&) { return Status::IoError("the process died before the audit entry"); };
   auto failed = Execute(d, Policies(), stores, options);
   REQUIRE_FALSE(failed.ok());

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 
@@ -231,6 +232,15 @@ class BindingExecution {
     pending_[*action].subjects.push_back(record.subject);
   }
 
+  // Records an applied batch (on_batch: the audit entry, committed), then lets the store
+  // make its staged changes final.
+  Status Record(Connector* connector, const AppliedBatch& applied, const std::string& staged) {
+    if (options_.on_batch)
+      if (Status s = options_.on_batch(applied); !s.ok()) return s;
+    if (staged.empty()) return Status::Ok();
+    return connector->Confirm(staged);  // recorded: the store may make the batch final
+  }
+
   // Whether a record re-read at apply time is still due for `wanted` and not held.
   bool StillDue(Phase wanted, const RawRecord& r) {
     Evaluation e;
@@ -262,16 +272,18 @@ class BindingExecution {
       req.run_id = options_.run_id;
       req.key_digest = options_.key_digest;
       req.chunk = static_cast<size_t>(binding_.batch_size);
-      auto pending_key = [&](const std::string& key) {
+      // The key's index in `pending` while it is still to be deleted.
+      auto pending_index = [&](const std::string& key) -> std::optional<size_t> {
         auto it = position.find(key);
-        return it != position.end() && !dropped[it->second];
+        if (it == position.end() || dropped[it->second]) return std::nullopt;
+        return it->second;
       };
       std::vector<size_t> rows;  // the pending index of each row the locked re-read accepted, in its order
-      req.candidate = [&](const RawRecord& r) { return pending_key(r.key); };
+      req.candidate = [&](const RawRecord& r) { return pending_index(r.key).has_value(); };
       req.still_due = [&](const RawRecord& r) {
-        auto it = position.find(r.key);
-        if (it == position.end() || dropped[it->second] || !StillDue(Phase::kDelete, r)) return false;
-        rows.push_back(it->second);
+        auto i = pending_index(r.key);
+        if (!i || !StillDue(Phase::kDelete, r)) return false;
+        rows.push_back(*i);
         return true;
       };
       if (options_.before_batch) {
@@ -306,14 +318,8 @@ class BindingExecution {
         }
         out_.applied[Phase::kDelete] += static_cast<int64_t>(applied.keys.size());
         *done += static_cast<int64_t>(applied.keys.size());
-        if (options_.on_batch) {
-          Status s = options_.on_batch(applied);
-          if (!s.ok()) return s;
-        } else if (c > 0 && options_.abort_batch) {
-          options_.abort_batch();
-        }
-        if (c < result->staged.size())
-          if (Status s = connector->Confirm(result->staged[c]); !s.ok()) return s;
+        if (Status s = Record(connector, applied, c < result->staged.size() ? result->staged[c] : ""); !s.ok())
+          return s;
       }
       if (options_.progress) options_.progress({binding_.name + " (dropping parts)", *done, total});
     }
@@ -377,14 +383,7 @@ class BindingExecution {
           auto it = position.find(k);
           applied.subjects.push_back(it == position.end() ? "" : pending.subjects[it->second]);
         }
-        if (options_.on_batch) {
-          Status s = options_.on_batch(applied);
-          if (!s.ok()) return s;
-        }
-        if (!result->staged.empty()) {  // recorded: the store may make the batch final
-          Status s = connector->Confirm(result->staged);
-          if (!s.ok()) return s;
-        }
+        if (Status s = Record(connector, applied, result->staged); !s.ok()) return s;
         if (!result->failed.empty())
           return Status::IoError(fmt::format("binding {}: {} record(s) could not be changed ({}); the {} changed are recorded",
                                              binding_.name, result->failed.size(), result->failed.front().reason,

@@ -423,14 +423,10 @@ Status StateDb::AppendAudit(int64_t run_id, const AppliedBatch& batch, const std
   for (const auto& k : batch.keys) e.key_digests.push_back(Digest(k));
   e.count = static_cast<int64_t>(e.key_digests.size());
   e.policy_hash = policy_hash;
-  e.detail = nlohmann::json{{"store", batch.binding->store}, {"table", batch.binding->table},
-                            {"records_of", BindingRecordsOf(batch.binding->name)}}
-                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (!batch.part.empty()) {
-    auto detail = nlohmann::json::parse(e.detail);
-    detail["part_dropped"] = batch.part;
-    e.detail = detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  }
+  nlohmann::json detail{{"store", batch.binding->store}, {"table", batch.binding->table},
+                        {"records_of", BindingRecordsOf(batch.binding->name)}};
+  if (!batch.part.empty()) detail["part_dropped"] = batch.part;
+  e.detail = detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return impl_->AppendEntry(e);
 }
 
