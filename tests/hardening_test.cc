@@ -19,10 +19,12 @@
 #include "plan/record_facts.h"
 #include "retention/run.h"
 #include "retention/secrets.h"
+#include "support/droits_config.h"
 #include "support/shipped.h"
 #include "support/sqlite_db.h"
 
 using namespace retention;
+using retention::testing::kDroitsOnSqlite;
 using retention::testing::Shipped;
 using retention::testing::TempDir;
 namespace fs = std::filesystem;
@@ -52,17 +54,8 @@ bool HasMessage(const Diagnostics& diagnostics, const std::string& text, int lin
   return false;
 }
 
-constexpr const char* kConfig = R"(state: state.db
-stores:
-  main: {type: sqlite, path: main.db}
-bindings:
-  - rule: F01.droits
-    store: main
-    table: droits
-    key: id
-    facts: {fin_droits: fin_droits}
-    guard: {max_rows: 10, max_fraction: 0.5}
-)";
+// The shared deployment with a guard (line 10), whose numbers the tests below spoil.
+const std::string kConfig = std::string(kDroitsOnSqlite) + "    guard: {max_rows: 10, max_fraction: 0.5}\n";
 
 std::string Replace(std::string text, const std::string& from, const std::string& to) {
   auto at = text.find(from);

@@ -9,6 +9,7 @@
 #include "retention/plan.h"
 #include "retention/recover.h"
 #include "retention/state.h"
+#include "support/droits_config.h"
 #include "support/shipped.h"
 #include "support/sqlite_db.h"
 
@@ -137,17 +138,7 @@ TEST_CASE("A batch whose audit entry was committed before the crash is not recor
 TEST_CASE("A journaled batch for a binding the configuration lost stops the run", "[journal]") {
   JournalEnv env;
   env.InterruptedRun(false);
-  DeploymentLoad other = LoadDeploymentText(R"(state: state.db
-stores:
-  main: {type: sqlite, path: main.db}
-bindings:
-  - rule: F01.droits
-    store: main
-    table: droits
-    key: id
-    facts: {fin_droits: fin_droits}
-)",
-                                            "deploy.yaml", env.dir.path().string(), Shipped());
+  DeploymentLoad other = LoadDeploymentText(kDroitsOnSqlite, "deploy.yaml", env.dir.path().string(), Shipped());
   REQUIRE_FALSE(HasErrors(other.diagnostics));
   auto r = RecoverInterruptedBatches(other.deployment, *env.stores, &*env.state, "policies");
   REQUIRE_FALSE(r.ok());

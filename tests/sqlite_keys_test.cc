@@ -11,6 +11,7 @@
 
 #include "retention/connectors.h"
 #include "retention/plan.h"
+#include "support/droits_config.h"
 #include "support/process.h"
 #include "support/shipped.h"
 #include "support/sqlite_db.h"
@@ -84,17 +85,7 @@ bindings:
 }
 
 // F01.droits over main.db's table `droits`, keyed by `id` (the binding starts on line 5).
-constexpr const char* kDroitsDeployment = R"(state: state.db
-stores:
-  main: {type: sqlite, path: main.db}
-bindings:
-  - rule: F01.droits
-    store: main
-    table: droits
-    key: id
-    subject: nir
-    facts: {fin_droits: fin_droits}
-)";
+const std::string kDroitsDeployment = std::string(kDroitsOnSqlite) + "    subject: nir\n";
 
 }  // namespace
 

@@ -30,24 +30,15 @@ make_store() {
     INSERT INTO droits VALUES ('keep', 'nirkeep', '2099-01-01');"
 }
 
-# ./c.yaml: the SQLite deployment; $1: the schedule line's content, $2: batch size.
+# ./c.yaml: the SQLite deployment of the hostile corpus (tests/hostile/inputs/base.yaml)
+# with a schedule, a batch size and a guard that lets every row go;
+# $1: the schedule line's content, $2: batch size.
 make_config() {
-  cat > c.yaml <<YAML
-state: state.db
-audit_key: {file: audit.key}
-schedule: {$1}
-stores:
-  main: {type: sqlite, path: main.db}
-bindings:
-  - rule: F01.droits
-    store: main
-    table: droits
-    key: id
-    subject: nir
-    facts: {fin_droits: fin_droits}
-    batch_size: ${2:-500}
-    guard: {max_rows: 1000000, max_fraction: 1}
-YAML
+  sed -e "s|^audit_key: .*|&\nschedule: {$1}|" \
+    -e "s|^    guard: {max_rows: 100, |    batch_size: ${2:-500}\n    guard: {max_rows: 1000000, |" \
+    "$SRC/tests/hostile/inputs/base.yaml" > c.yaml
+  grep -q '^schedule: ' c.yaml && grep -q 'max_rows: 1000000' c.yaml ||
+    fail "tests/hostile/inputs/base.yaml no longer has the lines make_config edits"
 }
 
 rows() { sqlite3 main.db "SELECT count(*) FROM droits"; }
