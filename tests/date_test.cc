@@ -8,6 +8,7 @@
 #include <boost/date_time/gregorian/gregorian.hpp>
 #include <catch2/catch.hpp>
 
+#include "retention/clock.h"
 #include "retention/date.h"
 
 using retention::Add;
@@ -169,4 +170,12 @@ TEST_CASE("SmallestReaching is the exact cutoff of 'anchor + duration < target'"
     REQUIRE(Add(cutoff, duration) >= target);
     REQUIRE(Add(cutoff.AddDays(-1), duration) < target);
   }
+}
+
+TEST_CASE("an instant before the epoch is in the minute that began before it, in Paris too", "[date][clock]") {
+  // 1969-12-31T22:59:30Z is 23:59:30 in Paris: still the 31st (rounded toward zero, the
+  // minute would be 23:00Z, already 1 January in Paris).
+  CHECK(retention::DateInParis(-3630).ToString() == "1969-12-31");
+  CHECK(retention::DateInParis(-3600).ToString() == "1970-01-01");
+  CHECK(retention::DateInParis(-1).ToString() == "1970-01-01");
 }

@@ -1,5 +1,7 @@
 #include "retention/clock.h"
 
+#include "date/date_internal.h"
+
 namespace retention {
 namespace {
 
@@ -11,7 +13,7 @@ class SystemClockImpl : public Clock {
 }  // namespace
 
 // No localtime and no TZ: a library must not change process-wide state (date.h).
-Date DateInParis(std::time_t now) { return DateInParisAt(static_cast<int64_t>(now) >= 0 ? static_cast<int64_t>(now) / 60 : -((-static_cast<int64_t>(now) + 59) / 60)); }
+Date DateInParis(std::time_t now) { return DateInParisAt(FloorDiv(static_cast<int64_t>(now), 60)); }
 
 const Clock& SystemClock() {
   static const SystemClockImpl clock;

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "date/date_internal.h"
+
 namespace retention {
 namespace chr = std::chrono;
 namespace {
@@ -103,8 +105,6 @@ std::optional<int> ParseUtcOffset(std::string_view z) {
   return (z[0] == '-' ? -1 : 1) * (h * 60 + m);
 }
 
-int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
 // Minutes since the epoch (UTC) at 01:00 UTC on a Sunday.
 int64_t SundayAt1Utc(chr::sys_days day) { return int64_t{day.time_since_epoch().count()} * 1440 + 60; }
 int64_t LastSundayAt1Utc(int year, chr::month month) {
@@ -112,6 +112,8 @@ int64_t LastSundayAt1Utc(int year, chr::month month) {
 }
 
 }  // namespace
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
 std::optional<Date> ParseDateFact(std::string_view text) {
   if (text.size() <= 10) return Date::Parse(text);
