@@ -79,6 +79,21 @@ TEST_CASE("cron next fire times in Europe/Paris with both 2026 DST days", "[sche
   }
 }
 
+TEST_CASE("cron places a time the spring change skips at France's own change of that year", "[schedule]") {
+  // The same rule as the offsets (date.h), not the EU's last Sunday of March.
+  const Case cases[] = {
+      {"30 1 * * *", "1976-03-27 12:00", "1976-03-28 00:00", "28 March 1976, 01:00 CET: 01:30 runs at 02:00 CEST"},
+      {"30 2 * * *", "1977-04-02 12:00", "1977-04-03 01:00", "first Sunday of April 1977: 02:30 runs at 03:00 CEST"},
+      {"30 2 * * *", "1977-04-03 01:00", "1977-04-04 00:30", "and once only"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.expression << " after " << c.after << ": " << c.why);
+    auto cron = CronSchedule::Parse(c.expression);
+    REQUIRE(cron.ok());
+    CHECK(Show(cron->NextFire(Utc(c.after))) == c.expected);
+  }
+}
+
 TEST_CASE("cron fires every night once across a year with two DST changes", "[schedule]") {
   auto cron = CronSchedule::Parse("30 2 * * *");
   REQUIRE(cron.ok());

@@ -128,23 +128,24 @@ std::optional<Date> ParseDateFact(std::string_view text) {
   return DateInParisAt(int64_t{date->days_since_epoch()} * 1440 + *minutes - *offset);
 }
 
+SummerTime ParisSummerTime(int year) {
+  // France's summer time (tzdata's Europe/Paris since 1976): changes at 01:00 UTC.
+  if (year < 1976) return {};
+  if (year == 1976)  // France's own first year: 28 March 00:00 UTC to 25 September 23:00 UTC
+    return {SundayAt1Utc(chr::sys_days{chr::year{1976} / chr::March / 28}) - 60,
+            SundayAt1Utc(chr::sys_days{chr::year{1976} / chr::September / 26}) - 120};
+  if (year <= 1980)  // first Sunday of April to the last of September (1 October 1978)
+    return {SundayAt1Utc(chr::year_month_weekday{chr::year{year}, chr::April, chr::weekday_indexed{chr::Sunday, 1}}),
+            year == 1978 ? SundayAt1Utc(chr::sys_days{chr::year{1978} / chr::October / 1})
+                         : LastSundayAt1Utc(year, chr::September)};
+  // the last Sunday of March, to the last of September until 1995, of October since
+  return {LastSundayAt1Utc(year, chr::March), LastSundayAt1Utc(year, year <= 1995 ? chr::September : chr::October)};
+}
+
 int ParisUtcOffsetMinutes(int64_t utc_minutes) {
   int year = Date::FromDaysSinceEpoch(FloorDiv(utc_minutes, 1440)).year();  // the UTC year, up to a day
-  // France's summer time (tzdata's Europe/Paris since 1976): changes at 01:00 UTC.
-  int64_t start = 0, end = 0;
-  if (year < 1976) return 60;
-  if (year == 1976) {  // France's own first year: 28 March 00:00 UTC to 25 September 23:00 UTC
-    start = SundayAt1Utc(chr::sys_days{chr::year{1976} / chr::March / 28}) - 60;
-    end = SundayAt1Utc(chr::sys_days{chr::year{1976} / chr::September / 26}) - 120;
-  } else if (year <= 1980) {  // first Sunday of April to the last of September (1 October 1978)
-    start = SundayAt1Utc(chr::year_month_weekday{chr::year{year}, chr::April, chr::weekday_indexed{chr::Sunday, 1}});
-    end = year == 1978 ? SundayAt1Utc(chr::sys_days{chr::year{1978} / chr::October / 1})
-                       : LastSundayAt1Utc(year, chr::September);
-  } else {  // the last Sunday of March, to the last of September until 1995, of October since
-    start = LastSundayAt1Utc(year, chr::March);
-    end = LastSundayAt1Utc(year, year <= 1995 ? chr::September : chr::October);
-  }
-  return utc_minutes >= start && utc_minutes < end ? 120 : 60;
+  SummerTime summer = ParisSummerTime(year);
+  return utc_minutes >= summer.start && utc_minutes < summer.end ? 120 : 60;
 }
 
 Date DateInParisAt(int64_t utc_minutes) {

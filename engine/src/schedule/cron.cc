@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "date/date_internal.h"
 #include "retention/date.h"
 
 namespace retention {
@@ -82,8 +83,6 @@ Status ParseField(const std::string& text, const Field& f, uint64_t* mask) {
   return Status::Ok();
 }
 
-Instant SummerTimeStart(year y) { return Instant{sys_days{y / March / Sunday[last]} + hours{1}}; }
-
 // A civil time in Paris, held as if it were UTC.
 using Wall = sys_seconds;
 
@@ -94,7 +93,9 @@ Instant FirstInstantAt(Wall wall) {
   if (ParisUtcOffset(summer) == hours{2}) return summer;
   Instant winter = Instant{wall.time_since_epoch()} - hours{1};
   if (ParisUtcOffset(winter) == hours{1}) return winter;
-  return SummerTimeStart(year_month_day{floor<days>(wall)}.year());
+  // A gap, so a year with summer time: its start (date.h's one rule for Paris).
+  int y = static_cast<int>(year_month_day{floor<days>(wall)}.year());
+  return Instant{minutes{ParisSummerTime(y).start}};
 }
 
 // A schedule that names only days that do not exist (30 February) would never fire.
