@@ -15,18 +15,20 @@ namespace {
 using namespace report_internal;
 using html::Esc;
 
-// One stacked bar per label; each bar's segments are the actions, bottom to top.
-std::string StackedBars(const std::string& id, const std::string& title, const std::vector<std::string>& labels,
-                        const std::vector<std::map<Phase, int64_t>>& values) {
+// A chart's data: one labelled row per bar, the records of each action.
+using ChartRows = std::vector<std::pair<std::string, std::map<Phase, int64_t>>>;
+
+// One stacked bar per row; each bar's segments are the actions, bottom to top.
+std::string StackedBars(const std::string& id, const std::string& title, const ChartRows& rows) {
   const int width = 880, height = 310, left = 64, right = 16, top = 42, bottom = 64;
   // A first bar (the backlog) far above the others is drawn cut, its total written on
   // it, so that the coming months stay readable.
   int64_t max = 1, rest = 1;
-  for (const auto& v : values) max = std::max(max, Sum(v));
-  for (size_t i = 1; i < values.size(); ++i) rest = std::max(rest, Sum(values[i]));
-  bool cut = values.size() > 1 && max > 4 * rest;
+  for (const auto& [label, v] : rows) max = std::max(max, Sum(v));
+  for (size_t i = 1; i < rows.size(); ++i) rest = std::max(rest, Sum(rows[i].second));
+  bool cut = rows.size() > 1 && max > 4 * rest;
   if (cut) max = rest * 5 / 4 + 1;
-  double slot = labels.empty() ? 0 : double(width - left - right) / double(labels.size());
+  double slot = rows.empty() ? 0 : double(width - left - right) / double(rows.size());
   double bar = std::max(2.0, slot * 0.7);
   auto y = [&](int64_t n) { return top + (height - top - bottom) * (1.0 - double(n) / double(max)); };
   std::string svg = fmt::format(
@@ -37,17 +39,18 @@ std::string StackedBars(const std::string& id, const std::string& title, const s
     svg += fmt::format("<line x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" class=\"grid\"/>"
                        "<text x=\"{}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"end\">{}</text>",
                        left, width - right, y(tick), y(tick), left - 6, y(tick) + 4, tick);
-  for (size_t i = 0; i < labels.size(); ++i) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& [label, v] = rows[i];
     double x = left + slot * double(i) + (slot - bar) / 2;
-    int64_t base = 0, total = Sum(values[i]);
+    int64_t base = 0, total = Sum(v);
     double shrink = total > max ? double(max) / double(total) : 1.0;  // the cut bar: its parts in proportion
     for (Phase p : kActions) {
-      int64_t n = static_cast<int64_t>(double(CountOf(values[i], p)) * shrink);
+      int64_t n = static_cast<int64_t>(double(CountOf(v, p)) * shrink);
       if (n == 0) continue;
       svg += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"url(#{}-{})\" "
                          "class=\"seg {}\"><title>{} {}: {}</title></rect>",
-                         x, y(base + n), bar, y(base) - y(base + n), id, PhaseName(p), PhaseName(p), Esc(labels[i]),
-                         PhaseName(p), CountOf(values[i], p));
+                         x, y(base + n), bar, y(base) - y(base + n), id, PhaseName(p), PhaseName(p), Esc(label),
+                         PhaseName(p), CountOf(v, p));
       base += n;
     }
     if (total > 0 && slot >= 18)
@@ -56,22 +59,26 @@ std::string StackedBars(const std::string& id, const std::string& title, const s
     double lx = x + bar / 2, ly = height - bottom + 14;
     svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"end\" "
                        "transform=\"rotate(-45 {:.1f} {:.1f})\">{}</text>",
-                       lx, ly, lx, ly, Esc(labels[i]));
+                       lx, ly, lx, ly, Esc(label));
   }
   return svg + html::Legend(id, left) + "</svg>\n";
 }
 
-// The chart's data table: one row per label.
-std::string DataTable(const std::string& first, const std::vector<std::string>& labels,
-                      const std::vector<std::map<Phase, int64_t>>& values) {
+// The chart's data table: one row per bar.
+std::string DataTable(const std::string& first, const ChartRows& rows) {
   std::string out = fmt::format("<table class=\"data\"><thead><tr><th>{}</th><th>Archive</th><th>Pseudonymise</th>"
                                 "<th>Delete</th><th>Total</th></tr></thead><tbody>",
                                 Esc(first));
-  for (size_t i = 0; i < labels.size(); ++i)
-    out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", Esc(labels[i]),
-                       CountOf(values[i], Phase::kArchive), CountOf(values[i], Phase::kPseudonymise),
-                       CountOf(values[i], Phase::kDelete), Sum(values[i]));
+  for (const auto& [label, v] : rows)
+    out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", Esc(label),
+                       CountOf(v, Phase::kArchive), CountOf(v, Phase::kPseudonymise), CountOf(v, Phase::kDelete), Sum(v));
   return out + "</tbody></table>\n";
+}
+
+// A chart followed by its data table; `first` heads the table's label column.
+std::string ChartAndTable(const std::string& id, const std::string& title, const std::string& first,
+                          const ChartRows& rows) {
+  return StackedBars(id, title, rows) + DataTable(first, rows);
 }
 
 std::string Card(const std::string& key, const std::string& label, int64_t n, const std::string& css = "") {
@@ -135,17 +142,12 @@ std::string ConcernsHtml(const Report& r) {
 }
 
 std::string ForecastHtml(const Report& r) {
-  std::vector<std::string> labels;
-  std::vector<std::map<Phase, int64_t>> values;
-  for (const auto& m : r.forecast) {
-    labels.push_back(m.month);
-    values.push_back(m.reached);
-  }
+  ChartRows rows;
+  for (const auto& m : r.forecast) rows.emplace_back(m.month, m.reached);
   return fmt::format("<section id=\"forecast\"><h2>Forecast: records each action reaches, per month</h2>"
                      "<p>From every record's timeline at {}. The first month includes what is due now (the backlog).</p>"
-                     "{}{}</section>\n",
-                     r.as_of.ToString(), StackedBars("forecast-chart", "Forecast per month", labels, values),
-                     DataTable("Month", labels, values));
+                     "{}</section>\n",
+                     r.as_of.ToString(), ChartAndTable("forecast-chart", "Forecast per month", "Month", rows));
 }
 
 std::string LatenessHtml(const Report& r) {
@@ -163,15 +165,11 @@ std::string HistoryHtml(const Report& r) {
   std::string out = "<section id=\"history\"><h2>History: what past runs did</h2>";
   if (r.history.empty()) return out + "<p>No run has applied anything yet.</p></section>\n";
   HistoryTotals t = TotalsOf(r.history);
-  std::vector<std::string> labels;
-  std::vector<std::map<Phase, int64_t>> values;
-  for (const auto& [m, v] : t.by_month) labels.push_back(m), values.push_back(v);
-  out += "<h3>Per month</h3>" + StackedBars("history-chart", "Applied per month", labels, values) +
-         DataTable("Month", labels, values);
-  labels.clear(), values.clear();
-  for (const auto& [f, v] : t.by_fiche) labels.push_back(f ? fmt::format("F{:02}", f) : "other"), values.push_back(v);
-  out += "<h3>Per fiche</h3>" + StackedBars("history-fiche-chart", "Applied per fiche", labels, values) +
-         DataTable("Fiche", labels, values);
+  out += "<h3>Per month</h3>" +
+         ChartAndTable("history-chart", "Applied per month", "Month", ChartRows(t.by_month.begin(), t.by_month.end()));
+  ChartRows fiches;
+  for (const auto& [f, v] : t.by_fiche) fiches.emplace_back(f ? fmt::format("F{:02}", f) : "other", v);
+  out += "<h3>Per fiche</h3>" + ChartAndTable("history-fiche-chart", "Applied per fiche", "Fiche", fiches);
   out += "<h3>Per run</h3><table><thead><tr><th>Run</th><th>Month</th><th>Binding</th><th>Rule</th><th>Action</th>"
          "<th>Records</th><th>Certificate</th></tr></thead><tbody>";
   for (const auto& h : r.history)
