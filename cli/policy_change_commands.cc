@@ -43,7 +43,7 @@ int RunHistory(const ChangeOptions& o) {
   auto locks = loaded->state->PolicyLocks();
   if (!locks.ok()) throw Exit{kExitFailed, locks.status().message()};
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
-  std::string text = fmt::format("Policy versions used ({}):\n", loaded->deployment.state_path);
+  std::string text = fmt::format("Policy versions used ({}):\n", loaded->deployment.state_path.empty() ? "PostgreSQL state database" : loaded->deployment.state_path);
   for (const auto& v : *versions) {
     nlohmann::ordered_json runs = nlohmann::ordered_json::array();
     std::vector<std::string> run_text;

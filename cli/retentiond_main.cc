@@ -107,7 +107,7 @@ int Daemon::Main() {
 
 // One daemon per state database: an exclusive flock on `<state>.daemon.lock`.
 void Daemon::Lock() {
-  std::string path = loaded_->deployment.state_path + ".daemon.lock";
+  std::string path = loaded_->deployment.LocalStatePath() + ".daemon.lock";
   lock_fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd_ < 0) throw Exit{kExitBadInput, fmt::format("cannot open {}", path)};
   if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {

@@ -326,11 +326,149 @@ class PostgresConnector : public SqlConnector {
         fmt::format("postgres store '{}': {}: {}", config_.name, what, TrimRight(PQerrorMessage(conn_.get()))));
   }
 
+  friend class PostgresState;
   StoreConfig config_;
   pg::Connection conn_;
 };
 
+// The state database on PostgreSQL (state_backend.h), in its own schema
+// `retention_state`, so that several instances on several hosts share one audit chain.
+// Transaction-level advisory locks keep the chain whole: a write (runs, holds, locks)
+// takes the holds and chain locks exclusively; an applied batch holds the holds lock
+// shared (no hold is placed while a batch that read the holds is open) and takes the
+// chain lock only to append its entry. The run lock is a session-level advisory lock,
+// released by the server when a dead instance's connection closes.
+class PostgresState : public StateBackend {
+ public:
+  explicit PostgresState(StoreConfig config) : c_(std::move(config)) {}
+  ~PostgresState() override { UnlockRun(); }
+
+  Status Open() {
+    if (Status s = c_.Open(); !s.ok()) return s;
+    return c_.Exec("SET search_path = retention_state", {});
+  }
+
+  std::string Label() const override { return "PostgreSQL state database"; }
+
+  Status Prepare() override {
+    static const char* kSchema[] = {
+        "CREATE SCHEMA IF NOT EXISTS retention_state",
+        "CREATE TABLE IF NOT EXISTS runs (id BIGSERIAL PRIMARY KEY, started_at TEXT NOT NULL, ended_at TEXT, "
+        "as_of TEXT NOT NULL, policy_hash TEXT NOT NULL, config_hash TEXT NOT NULL, status TEXT NOT NULL, counts TEXT)",
+        "CREATE TABLE IF NOT EXISTS holds (id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, "
+        "binding TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL, author TEXT NOT NULL DEFAULT '', "
+        "created_at TEXT NOT NULL, released_at TEXT, release_reason TEXT, release_author TEXT)",
+        "CREATE TABLE IF NOT EXISTS audit (id BIGINT PRIMARY KEY, run_id BIGINT NOT NULL, time TEXT NOT NULL, "
+        "kind TEXT NOT NULL, binding TEXT NOT NULL, rule_id TEXT NOT NULL, action TEXT NOT NULL, count BIGINT NOT NULL, "
+        "key_digests TEXT NOT NULL, policy_hash TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, "
+        "hash TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS audit_kind ON audit (kind)",
+        "CREATE INDEX IF NOT EXISTS audit_run ON audit (run_id)",
+        "CREATE TABLE IF NOT EXISTS policy_versions (rowid BIGSERIAL, id TEXT PRIMARY KEY, first_used TEXT NOT NULL, "
+        "vocabulary TEXT NOT NULL, files TEXT NOT NULL, mac TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS policy_sets (rowid BIGSERIAL, policy_hash TEXT PRIMARY KEY, version TEXT NOT NULL, "
+        "first_used TEXT NOT NULL, plans BIGINT NOT NULL DEFAULT 0, last_planned TEXT, mac TEXT NOT NULL)",
+        // The work table of lease-sharded runs (StateDb::ClaimBinding).
+        "CREATE TABLE IF NOT EXISTS leases (binding TEXT PRIMARY KEY, owner TEXT, expires_at TIMESTAMPTZ, "
+        "done_as_of TEXT, run_id BIGINT)",
+    };
+    // Instances starting together would race on CREATE ... IF NOT EXISTS.
+    if (Status s = Begin(Txn::kWrite); !s.ok()) return s;
+    for (const char* statement : kSchema)
+      if (Status s = c_.Exec(statement, {}); !s.ok()) {
+        Rollback();
+        return s;
+      }
+    return Commit();
+  }
+
+  Status Query(const std::string& sql, const std::vector<Value>& params,
+               const std::function<void(const Row&)>& row) override {
+    return c_.Query(Numbered(sql), params, [&](const Row& r) {
+      row(r);
+      return true;
+    });
+  }
+  Status Exec(const std::string& sql, const std::vector<Value>& params) override { return c_.Exec(Numbered(sql), params); }
+
+  Status Begin(Txn kind) override {
+    if (kind == Txn::kRead) return c_.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", {});
+    if (Status s = c_.Exec("BEGIN", {}); !s.ok()) return s;
+    Status s = kind == Txn::kWrite
+                   ? c_.Exec(fmt::format("SELECT pg_advisory_xact_lock({}), pg_advisory_xact_lock({})", kHoldsLock,
+                                         kChainLock), {})
+                   : c_.Exec(fmt::format("SELECT pg_advisory_xact_lock_shared({})", kHoldsLock), {});
+    if (!s.ok()) Rollback();
+    return s;
+  }
+  Status LockChain() override { return c_.Exec(fmt::format("SELECT pg_advisory_xact_lock({})", kChainLock), {}); }
+  Status Commit() override { return c_.Commit(); }
+  void Rollback() override { c_.Rollback(); }
+  bool InTransaction() const override {
+    return c_.conn_ && PQtransactionStatus(c_.conn_.get()) != PQTRANS_IDLE;
+  }
+  Result<int64_t> LastInsertId() override {
+    int64_t id = 0;
+    Status s = c_.Query("SELECT lastval()", {}, [&](const Row& r) {
+      id = std::strtoll(r[0].value_or("0").c_str(), nullptr, 10);
+      return true;
+    });
+    if (!s.ok()) return s;
+    return id;
+  }
+
+  Status LockRun(bool shared) override {
+    bool got = false;
+    Status s = c_.Query(fmt::format("SELECT pg_try_advisory_lock{}({})", shared ? "_shared" : "", kRunLock), {},
+                        [&](const Row& r) {
+                          got = r[0].value_or("f") == "t";
+                          return true;
+                        });
+    if (!s.ok()) return s;
+    if (!got)
+      return Status::FailedPrecondition(
+          shared ? "an exclusive run (an approved plan, --binding, or a state without lease_seconds) holds the "
+                   "PostgreSQL state database"
+                 : "another run holds the PostgreSQL state database (one run at a time without lease_seconds)");
+    locked_ = shared ? 2 : 1;
+    return Status::Ok();
+  }
+  void UnlockRun() override {
+    if (locked_ && c_.conn_ && PQstatus(c_.conn_.get()) == CONNECTION_OK)
+      c_.Exec(fmt::format("SELECT pg_advisory_unlock{}({})", locked_ == 2 ? "_shared" : "", kRunLock), {});
+    locked_ = 0;
+  }
+  bool Shared() const override { return true; }
+
+ private:
+  // Advisory lock keys of the state database (one bigint space per database).
+  static constexpr int64_t kRunLock = 7305280001, kHoldsLock = 7305280002, kChainLock = 7305280003;
+
+  // StateDb writes `?` placeholders; libpq wants $1, $2... (never inside a quoted literal).
+  static std::string Numbered(const std::string& sql) {
+    std::string out;
+    out.reserve(sql.size() + 8);
+    int n = 0;
+    bool quoted = false;
+    for (char ch : sql) {
+      if (ch == '\'') quoted = !quoted;
+      if (ch == '?' && !quoted) out += fmt::format("${}", ++n);
+      else out += ch;
+    }
+    return out;
+  }
+
+  PostgresConnector c_;
+  int locked_ = 0;  // 1 exclusive, 2 shared
+};
+
 }  // namespace
+
+Result<std::unique_ptr<StateBackend>> OpenPostgresState(const StoreConfig& state) {
+  auto s = std::make_unique<PostgresState>(state);
+  if (Status o = s->Open(); !o.ok()) return o;
+  return std::unique_ptr<StateBackend>(std::move(s));
+}
 
 Result<std::unique_ptr<Connector>> OpenPostgresConnector(const StoreConfig& store) {
   auto c = std::make_unique<PostgresConnector>(store);
@@ -338,6 +476,9 @@ Result<std::unique_ptr<Connector>> OpenPostgresConnector(const StoreConfig& stor
   return std::unique_ptr<Connector>(std::move(c));
 }
 
-void RegisterPostgresConnector(ConnectorRegistry& registry) { registry.Register("postgres", OpenPostgresConnector); }
+void RegisterPostgresConnector(ConnectorRegistry& registry) {
+  registry.Register("postgres", OpenPostgresConnector);
+  registry.RegisterState("postgres", OpenPostgresState);
+}
 
 }  // namespace retention

@@ -15,6 +15,7 @@
 
 #include "retention/deployment.h"
 #include "retention/predicate.h"
+#include "retention/state_backend.h"
 #include "retention/status.h"
 
 namespace retention {
@@ -211,6 +212,8 @@ class Connector {
 };
 
 using ConnectorFactory = std::function<Result<std::unique_ptr<Connector>>(const StoreConfig&)>;
+// A state database on a server (`state: {type: ...}`), opened from its settings.
+using StateFactory = std::function<Result<std::unique_ptr<StateBackend>>(const StoreConfig&)>;
 
 // Explicit registry of connector types; no static self-registration.
 class ConnectorRegistry {
@@ -219,9 +222,13 @@ class ConnectorRegistry {
   bool Has(const std::string& type) const { return factories_.count(type) > 0; }
   std::vector<std::string> Types() const;
   Result<std::unique_ptr<Connector>> Open(const StoreConfig& store) const;
+  // State databases on a server ("postgres", registered by RegisterPostgresConnector).
+  void RegisterState(const std::string& type, StateFactory factory) { states_[type] = std::move(factory); }
+  Result<std::unique_ptr<StateBackend>> OpenState(const StoreConfig& state) const;
 
  private:
   std::map<std::string, ConnectorFactory> factories_;
+  std::map<std::string, StateFactory> states_;
 };
 
 // The open connectors of a deployment, by store name.

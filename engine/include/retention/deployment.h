@@ -83,7 +83,13 @@ struct Binding {
 struct Deployment {
   std::string path;            // the configuration file
   std::string policies_dir;    // resolved
-  std::string state_path;      // the state database (runs, holds, audit)
+  std::string state_path;      // the state database (runs, holds, audit): a SQLite file
+  // ...or a server (`state: {type: postgres, dsn_env: ...}`): then state_path is empty and
+  // this names it (type, dsn_env or dsn_file) for ConnectorRegistry::OpenState.
+  std::optional<StoreConfig> state_server;
+  // `lease_seconds` of a server state: runs on several hosts divide the bindings by
+  // lease (docs/scaling.md); 0 = one run at a time.
+  int lease_seconds = 0;
   std::string audit_key_file;  // key for the HMAC digests of keys in the audit
   std::string audit_key_env;
   std::string anchor_file;     // audit anchors: append-only file; "" = none (default "<state>.anchors")
@@ -104,6 +110,9 @@ struct Deployment {
   std::string hash;            // sha256 of the configuration file's bytes
 
   const StoreConfig* FindStore(const std::string& name) const;
+  // What this instance's local files (certificates/, the daemon lock) are named after:
+  // the state file, or "<configuration folder>/state" with a server state database.
+  std::string LocalStatePath() const;
   const Binding* FindBinding(const std::string& name) const;
 };
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "retention/connector.h"
@@ -21,8 +22,11 @@ struct Recovery {
 };
 
 // Call with the run lock held. A journaled batch names a binding of the deployment;
-// one the configuration no longer has is an error (nothing is dropped).
+// one the configuration no longer has is an error (nothing is dropped). With `mine`,
+// only the batches of the bindings it accepts are taken (a lease-sharded run recovers
+// the binding it leased, never another instance's batch in flight).
 Result<Recovery> RecoverInterruptedBatches(const Deployment& deployment, const Stores& stores, StateDb* state,
-                                           const std::string& policy_hash);
+                                           const std::string& policy_hash,
+                                           const std::function<bool(const std::string&)>& mine = nullptr);
 
 }  // namespace retention

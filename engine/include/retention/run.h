@@ -93,6 +93,15 @@ struct RunOutcome {
   // Locks this policy set breaks (a plan lists them; a run refuses those still holding,
   // and lists the overridden ones it relied on).
   std::vector<LockFinding> lock_findings;
+  // A lease-sharded run (docs/scaling.md): each binding this instance claimed, run as its
+  // own run. Empty otherwise. run_id and the certificate paths are the last one's.
+  struct LeasedBinding {
+    std::string binding;
+    int64_t run_id = 0;
+    std::string status;
+    std::string certificate_text;
+  };
+  std::vector<LeasedBinding> leased;
 };
 
 // Exit codes of `retention run` (docs/operations.md): refused runs are errors with

@@ -18,6 +18,7 @@
 #include "retention/date.h"
 #include "retention/plan.h"
 #include "retention/policy.h"
+#include "retention/state_backend.h"
 #include "retention/status.h"
 
 namespace retention {
@@ -129,10 +130,27 @@ class StateDb {
   // Opens or creates the database; the files are created owner-only (0600). A
   // database whose audit table predates the keyed chain is refused.
   static Result<StateDb> Open(const std::string& path, std::string audit_key, AnchorSettings anchors = {});
+  // The same over another backend (a PostgreSQL state database: ConnectorRegistry::OpenState).
+  static Result<StateDb> Open(std::unique_ptr<StateBackend> sql, std::string audit_key, AnchorSettings anchors = {});
 
-  // Exclusive per state database: a second concurrent run gets an error.
-  Status LockForRun();
+  // The run lock: exclusive (a second concurrent run gets an error), or shared by runs
+  // that divide the bindings by lease (Shared()).
+  Status LockForRun(bool shared = false);
   void Unlock();
+  // Whether the database can be shared by several instances (PostgreSQL).
+  bool Shared() const;
+
+  // Lease-sharded runs (a shared database and `lease_seconds`, docs/scaling.md), on the
+  // work table `leases`. ClaimBinding takes one of `bindings` that is neither completed
+  // for `as_of` nor leased by a live instance (SELECT ... FOR UPDATE SKIP LOCKED), for
+  // `seconds` of the database's clock; nullopt when none is left. A dead instance's
+  // lease expires and its binding can be claimed again.
+  Result<std::optional<std::string>> ClaimBinding(const std::vector<std::string>& bindings, Date as_of,
+                                                  const std::string& owner, int seconds);
+  // Extends a lease; false when it was lost (it expired and another instance took it).
+  Result<bool> RenewLease(const std::string& binding, const std::string& owner, int seconds);
+  // Gives a lease back; `done` records the binding completed for `as_of` by `run_id`.
+  Status ReleaseLease(const std::string& binding, const std::string& owner, Date as_of, bool done, int64_t run_id);
 
   Result<std::optional<RunRecord>> LastRun(bool applied_only) const;
   Result<std::vector<RunRecord>> Runs() const;
@@ -198,6 +216,7 @@ class StateDb {
 
  private:
   explicit StateDb(std::unique_ptr<Impl> impl);
+  Result<AuditVerification> VerifyAuditInSnapshot() const;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -23,6 +23,11 @@ bool IsValidIdentifier(const std::string& name, bool allow_schema) {
   return std::regex_match(name, allow_schema ? kQualified : kPlain);
 }
 
+std::string Deployment::LocalStatePath() const {
+  if (!state_path.empty()) return state_path;
+  return (fs::path(path).parent_path() / "state").lexically_normal().string();
+}
+
 const StoreConfig* Deployment::FindStore(const std::string& name) const {
   for (const auto& s : stores)
     if (s.name == name) return &s;
@@ -48,7 +53,8 @@ class DeploymentReader {
                 {"state", "stores", "bindings"});
     if (!root.IsMap()) return;
     d->policies_dir = Resolve(r_.String(root, "policies").value_or(""));
-    d->state_path = Resolve(r_.String(root, "state").value_or(""));
+    if (YAML::Node st = root["state"]; st && st.IsMap()) ReadStateServer(st, d);
+    else d->state_path = Resolve(r_.String(root, "state").value_or(""));
     if (YAML::Node k = root["audit_key"]) {
       if (r_.CheckMap(k, "audit_key", {"file", "env"}, {})) {
         d->audit_key_file = Resolve(r_.String(k, "file").value_or(""));
@@ -91,6 +97,31 @@ class DeploymentReader {
   }
 
  private:
+  // `state: {type: postgres, dsn_env: VAR | dsn_file: path, lease_seconds: N}`.
+  void ReadStateServer(const YAML::Node& node, Deployment* d) {
+    if (!r_.CheckMap(node, "state", {"type", "dsn_env", "dsn_file", "lease_seconds"}, {"type"})) return;
+    StoreConfig s;
+    s.name = "state";
+    s.type = r_.String(node, "type").value_or("");
+    s.dsn_env = r_.String(node, "dsn_env").value_or("");
+    s.dsn_file = Resolve(r_.String(node, "dsn_file").value_or(""));
+    s.base_dir = base_;
+    s.file = r_.file();
+    s.line = node.Mark().line + 1;
+    if (s.type != "postgres")
+      r_.Error(node["type"], fmt::format("state type '{}' is not a server state database: write `state: <file>` for "
+                                         "SQLite, or type: postgres", s.type));
+    else if (s.dsn_env.empty() == s.dsn_file.empty())
+      r_.Error(node, "a postgres state database needs one of 'dsn_env' (an environment variable) or 'dsn_file'");
+    if (node["lease_seconds"]) {
+      auto seconds = r_.Int(node, "lease_seconds");
+      if (seconds && (*seconds < 1 || *seconds > 86400))
+        r_.Error(node["lease_seconds"], "lease_seconds must be 1..86400 (how long a dead instance keeps its bindings)");
+      else if (seconds) d->lease_seconds = *seconds;
+    }
+    d->state_server = std::move(s);
+  }
+
   std::string Resolve(const std::string& path) {
     if (path.empty() || fs::path(path).is_absolute()) return path;
     return (fs::path(base_) / path).lexically_normal().string();

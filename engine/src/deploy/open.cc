@@ -32,11 +32,21 @@ Status OpenState(const OpenOptions& o, OpenedDeployment& d) {
   const Deployment& dep = d.deployment;
   if (o.state == OpenOptions::State::kNone) return Status::Ok();
   std::error_code ec;  // a path the system cannot even look up (too long...) is "no state"
-  if (o.state == OpenOptions::State::kIfExists && !std::filesystem::exists(dep.state_path, ec)) return Status::Ok();
+  if (o.state == OpenOptions::State::kIfExists && !dep.state_server && !std::filesystem::exists(dep.state_path, ec))
+    return Status::Ok();
   auto key = LoadKey(dep.audit_key_file, dep.audit_key_env);
   if (!key.ok()) return Status::InvalidArgument("audit key: " + key.status().message());
   d.audit_key = std::move(*key);
-  auto state = StateDb::Open(dep.state_path, d.audit_key, AnchorSettings{dep.anchor_file, dep.anchor_syslog});
+  AnchorSettings anchors{dep.anchor_file, dep.anchor_syslog};
+  Result<StateDb> state = Status::Internal("no state database");
+  if (dep.state_server) {
+    if (!o.registry) return Status::InvalidArgument("a server state database needs a connector registry");
+    auto sql = o.registry->OpenState(*dep.state_server);
+    if (!sql.ok()) return sql.status();
+    state = StateDb::Open(std::move(*sql), d.audit_key, anchors);
+  } else {
+    state = StateDb::Open(dep.state_path, d.audit_key, anchors);
+  }
   if (!state.ok()) return state.status();
   d.state.emplace(std::move(*state));
   return Status::Ok();

@@ -63,7 +63,8 @@ Status RecordBatch(const Deployment& d, StateDb* state, const StagedBatch& batch
 }  // namespace
 
 Result<Recovery> RecoverInterruptedBatches(const Deployment& deployment, const Stores& stores, StateDb* state,
-                                           const std::string& policy_hash) {
+                                           const std::string& policy_hash,
+                                           const std::function<bool(const std::string&)>& mine) {
   Recovery out;
   for (const auto& store : deployment.stores) {
     Connector* connector = stores.Find(store.name);
@@ -71,6 +72,7 @@ Result<Recovery> RecoverInterruptedBatches(const Deployment& deployment, const S
     auto batches = connector->Recover();
     if (!batches.ok()) return batches.status();
     for (const auto& batch : *batches) {
+      if (mine && !mine(batch.binding)) continue;
       ++out.batches;
       if (Status s = RecordBatch(deployment, state, batch, policy_hash, &out); !s.ok()) return s;
       if (Status s = connector->Confirm(batch.id); !s.ok()) return s;

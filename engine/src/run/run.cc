@@ -1,6 +1,9 @@
 #include "retention/run.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -209,7 +212,7 @@ Status Finish(const Deployment& deployment, StateDb* state, const RunOptions& o,
   }
   if (Status s = state->EndRun(out->run_id, status, counts.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)); !s.ok()) return s;
   std::string dir = o.certificate_dir.empty()
-                        ? (fs::path(deployment.state_path).parent_path() / "certificates").string()
+                        ? (fs::path(deployment.LocalStatePath()).parent_path() / "certificates").string()
                         : o.certificate_dir;
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -222,8 +225,8 @@ Status Finish(const Deployment& deployment, StateDb* state, const RunOptions& o,
 
 // Before anything else, the batches an interrupted run changed but never recorded.
 Status RecoverJournals(const Deployment& d, const PolicySet& policies, const Stores& stores, StateDb* state,
-                       RunOutcome* out) {
-  auto recovery = RecoverInterruptedBatches(d, stores, state, policies.hash);
+                       const std::function<bool(const std::string&)>& mine, RunOutcome* out) {
+  auto recovery = RecoverInterruptedBatches(d, stores, state, policies.hash, mine);
   if (!recovery.ok()) return recovery.status();
   out->recovered_batches = recovery->recorded;
   out->recovered_records = recovery->records;
@@ -284,17 +287,18 @@ Status PlanAndGuard(const RunContext& c, ExecuteOptions* exec, RunOutcome* out, 
   return RecordProof(c.state, out->run_id, c.o, *dry, overridden, proof);
 }
 
-// A run, under the run lock: interrupted batches recorded first, every refusal, then
-// the run's dry-run and guards, the apply pass and the certificate.
-Result<RunOutcome> RunLocked(const RunContext& c, ExecuteOptions exec) {
-  if (Status s = CheckRunDate(c); !s.ok()) return s;
-  if (Status s = c.state->LockForRun(); !s.ok()) return s;
-  struct Unlock {
-    StateDb* s;
-    ~Unlock() { s->Unlock(); }
-  } unlock{c.state};
+struct Unlock {
+  StateDb* s;
+  ~Unlock() { s->Unlock(); }
+};
+
+// A run, under the run lock: interrupted batches recorded first (`mine`: only those of
+// the leased binding), every refusal, then the run's dry-run and guards, the apply pass
+// and the certificate.
+Result<RunOutcome> RunUnderLock(const RunContext& c, ExecuteOptions exec,
+                                const std::function<bool(const std::string&)>& mine = nullptr) {
   RunOutcome out;
-  if (Status s = RecoverJournals(c.deployment, c.policies, c.stores, c.state, &out); !s.ok()) return s;
+  if (Status s = RecoverJournals(c.deployment, c.policies, c.stores, c.state, mine, &out); !s.ok()) return s;
   if (Status s = CheckRun(c.deployment, c.policies, *c.state, c.o, c.today, c.as_of); !s.ok()) return s;
   auto findings = internal::CheckPolicyLocks(c.deployment, c.policies, c.stores, *c.state, c.as_of, exec.holds);
   if (!findings.ok()) return findings.status();
@@ -328,6 +332,100 @@ Result<RunOutcome> RunLocked(const RunContext& c, ExecuteOptions exec) {
   return s;
 }
 
+Result<RunOutcome> RunLocked(const RunContext& c, ExecuteOptions exec) {
+  if (Status s = CheckRunDate(c); !s.ok()) return s;
+  if (Status s = c.state->LockForRun(); !s.ok()) return s;
+  Unlock unlock{c.state};
+  return RunUnderLock(c, std::move(exec));
+}
+
+// Whether this run divides the bindings with other instances by lease: a shared state
+// database with lease_seconds, and a run over every binding (a run given --binding or
+// an approved plan runs alone, under the exclusive lock).
+bool Leased(const RunContext& c) {
+  return c.state->Shared() && c.deployment.lease_seconds > 0 && c.o.only_bindings.empty() && !c.o.approved;
+}
+
+// This process among the instances: host, process id and a random part.
+std::string InstanceName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = 0;
+  auto now = std::chrono::system_clock::now().time_since_epoch().count();
+  std::string tail = internal::Sha256Hex(fmt::format("{}:{}:{}", host, static_cast<long>(getpid()), now)).substr(0, 12);
+  return fmt::format("{}:{}:{}", host, static_cast<long>(getpid()), tail);
+}
+
+// A lease-sharded run: binding after binding, each claimed on the work table, run as
+// its own run (recovery of its journaled batches, refusals, dry-run and guards, apply,
+// certificate) and given back, done or not. The lease is renewed before each batch and
+// between scanned records; a lost lease stops the binding there (interrupted). The
+// outcome gathers the bindings this instance ran.
+Result<RunOutcome> RunLeased(const RunContext& c, const ExecuteOptions& base) {
+  if (Status s = CheckRunDate(c); !s.ok()) return s;
+  if (Status s = c.state->LockForRun(/*shared=*/true); !s.ok()) return s;
+  Unlock unlock{c.state};
+  const int seconds = c.deployment.lease_seconds;
+  const std::string owner = InstanceName();
+  std::vector<std::string> open;
+  for (const auto& b : c.deployment.bindings) {
+    std::string name = b.name.substr(0, b.name.find('@'));
+    if (Selected(base.only_bindings, b.name) && std::find(open.begin(), open.end(), name) == open.end())
+      open.push_back(name);
+  }
+  RunOutcome total;
+  total.status = "done";
+  while (!open.empty()) {
+    auto claimed = c.state->ClaimBinding(open, c.as_of, owner, seconds);
+    if (!claimed.ok()) return claimed.status();
+    if (!*claimed) break;
+    const std::string binding = **claimed;
+    open.erase(std::find(open.begin(), open.end(), binding));
+    bool lost = false;
+    auto renewed = std::chrono::steady_clock::now();
+    auto renew = [&]() {
+      auto now = std::chrono::steady_clock::now();
+      if (lost || now - renewed < std::chrono::milliseconds(seconds * 1000 / 3)) return lost;
+      auto kept = c.state->RenewLease(binding, owner, seconds);
+      lost = !kept.ok() || !*kept;
+      renewed = now;
+      return lost;
+    };
+    RunOptions o = c.o;
+    o.only_bindings = {binding};
+    o.stop = [&, outer = c.o.stop]() { return renew() || (outer && outer()); };
+    RunContext one{c.deployment, c.policies, c.stores, c.state, o, c.today, c.as_of};
+    ExecuteOptions exec = base;
+    exec.only_bindings = {binding};
+    exec.progress = [&, outer = base.progress](const Progress& p) {
+      renew();
+      if (outer) outer(p);
+    };
+    auto mine = [&](const std::string& journaled) { return journaled.substr(0, journaled.find('@')) == binding; };
+    auto r = RunUnderLock(one, exec, mine);
+    bool done = r.ok() && r->status == "done" && !lost;
+    Status released = c.state->ReleaseLease(binding, owner, c.as_of, done, r.ok() ? r->run_id : 0);
+    if (!r.ok()) return r.status();
+    if (!released.ok()) return released;
+    total.leased.push_back({binding, r->run_id, r->status, r->certificate_text});
+    for (auto& b : r->plan.bindings) total.plan.bindings.push_back(std::move(b));
+    total.run_id = r->run_id;
+    total.certificate_json = r->certificate_json;
+    total.certificate_text = r->certificate_text;
+    total.guard_tripped |= r->guard_tripped;
+    total.incomplete |= r->incomplete;
+    total.recovered_batches += r->recovered_batches;
+    total.recovered_records += r->recovered_records;
+    for (auto& f : r->lock_findings) total.lock_findings.push_back(std::move(f));
+    if (r->status != "done") total.status = r->status;
+    if (r->interrupted) {
+      total.interrupted = !lost || (c.o.stop && c.o.stop());
+      if (total.interrupted) break;  // a signal or the run window: the other bindings wait for the next run
+    }
+  }
+  total.plan.as_of = c.as_of;
+  return total;
+}
+
 }  // namespace
 
 Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& policies, const Stores& stores,
@@ -339,7 +437,9 @@ Result<RunOutcome> PlanOrRun(const Deployment& deployment, const PolicySet& poli
   ExecuteOptions exec = BaseExecuteOptions(ctx);
   std::map<std::string, std::string> unavailable = stores.unavailable();
   if (Status s = RestrictToAvailable(deployment, stores, &exec); !s.ok()) return s;
-  Result<RunOutcome> out = o.apply ? RunLocked(ctx, std::move(exec)) : MakePlan(ctx, std::move(exec));
+  Result<RunOutcome> out = !o.apply          ? MakePlan(ctx, std::move(exec))
+                           : Leased(ctx) ? RunLeased(ctx, exec)
+                                         : RunLocked(ctx, std::move(exec));
   if (out.ok()) out->unavailable_stores = std::move(unavailable);
   return out;
 }

@@ -337,7 +337,7 @@ Status StateDb::Impl::WriteAnchor(int64_t run_id) const {
   std::string line = nlohmann::json{{"time", NowUtc()}, {"run", run_id}, {"entries", entries}, {"head", head}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (anchors.syslog) {
     // No openlog/closelog: the ident, facility and connection belong to the process.
-    syslog(LOG_AUTHPRIV | LOG_NOTICE, "retention audit anchor %s %s", path.c_str(), line.c_str());
+    syslog(LOG_AUTHPRIV | LOG_NOTICE, "retention audit anchor %s %s", sql->Label().c_str(), line.c_str());
   }
   if (anchors.file.empty()) return Status::Ok();
   int fd = open(anchors.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -355,6 +355,18 @@ Result<std::vector<AuditEntry>> StateDb::Audit(std::optional<int64_t> run_id) co
 }
 
 Result<AuditVerification> StateDb::VerifyAudit() const {
+  // One snapshot of every table: another instance sharing the database may append
+  // meanwhile (a run row and its run_start entry are committed together).
+  Result<AuditVerification> out = Status::Internal("audit verification did not run");
+  Status s = impl_->Transaction([&]() -> Status {
+    out = VerifyAuditInSnapshot();
+    return out.ok() ? Status::Ok() : out.status();
+  }, StateBackend::Txn::kRead);
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<AuditVerification> StateDb::VerifyAuditInSnapshot() const {
   // Read row by row: each entry is checked as it is read and kept without its key
   // digests (the bulk of a long history), so memory does not grow with the records
   // the history changed.

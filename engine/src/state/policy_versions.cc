@@ -36,21 +36,15 @@ nlohmann::json Detail(const AuditEntry& e) {
 
 }  // namespace
 
-const char* StateDb::Impl::kVersionSchema = R"(
-CREATE TABLE IF NOT EXISTS policy_versions (
-  id TEXT PRIMARY KEY, first_used TEXT NOT NULL, vocabulary TEXT NOT NULL, files TEXT NOT NULL, mac TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS policy_sets (
-  policy_hash TEXT PRIMARY KEY, version TEXT NOT NULL, first_used TEXT NOT NULL, plans INTEGER NOT NULL DEFAULT 0,
-  last_planned TEXT, mac TEXT NOT NULL);
-)";
-
 // Inside the caller's transaction.
 Status StateDb::Impl::SaveVersion(const PolicySet& set, const std::string& id) const {
   std::string files = FilesJson(set), now = NowUtc();
-  Status s = Exec("INSERT OR IGNORE INTO policy_versions (id, first_used, vocabulary, files, mac) VALUES (?, ?, ?, ?, ?)",
+  Status s = Exec("INSERT INTO policy_versions (id, first_used, vocabulary, files, mac) VALUES (?, ?, ?, ?, ?) "
+                  "ON CONFLICT DO NOTHING",
                   {id, now, set.vocabulary_text, files, Mac(VersionMacText(id, set.vocabulary_text, files))});
   if (!s.ok()) return s;
-  return Exec("INSERT OR IGNORE INTO policy_sets (policy_hash, version, first_used, mac) VALUES (?, ?, ?, ?)",
+  return Exec("INSERT INTO policy_sets (policy_hash, version, first_used, mac) VALUES (?, ?, ?, ?) "
+              "ON CONFLICT DO NOTHING",
               {set.hash, id, now, Mac(SetMacText(set.hash, id))});
 }
 

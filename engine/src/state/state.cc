@@ -1,10 +1,5 @@
 #include "retention/state.h"
 
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <charconv>
 #include <ctime>
@@ -14,6 +9,7 @@
 
 #include "crypto/digest.h"
 #include "retention/secrets.h"
+#include "state/sqlite_state.h"
 #include "state/state_db.h"
 #include "yaml/utf8.h"
 
@@ -37,22 +33,6 @@ std::optional<int64_t> ParseInt(const StateValue& v) {
 }
 
 namespace {
-
-constexpr const char* kSchema = R"(
-CREATE TABLE IF NOT EXISTS runs (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT NOT NULL, ended_at TEXT, as_of TEXT NOT NULL,
-  policy_hash TEXT NOT NULL, config_hash TEXT NOT NULL, status TEXT NOT NULL, counts TEXT);
-CREATE TABLE IF NOT EXISTS holds (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, value TEXT NOT NULL, binding TEXT NOT NULL DEFAULT '',
-  reason TEXT NOT NULL, author TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL, released_at TEXT,
-  release_reason TEXT, release_author TEXT);
-CREATE TABLE IF NOT EXISTS audit (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT NULL, time TEXT NOT NULL, kind TEXT NOT NULL,
-  binding TEXT NOT NULL, rule_id TEXT NOT NULL, action TEXT NOT NULL, count INTEGER NOT NULL,
-  key_digests TEXT NOT NULL, policy_hash TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL,
-  hash TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS audit_kind ON audit (kind);
-)";
 
 constexpr const char* kHoldColumns =
     "id, kind, value, binding, reason, author, created_at, released_at, release_reason, release_author";
@@ -123,38 +103,25 @@ std::optional<std::string> ActiveHolds::Held(const Binding& b, const std::string
   return std::nullopt;
 }
 
-StateDb::Impl::~Impl() {
-  if (lock_fd >= 0) close(lock_fd);
-}
-
-Status StateDb::Impl::Error(const std::string& what) const {
-  return db ? db->Error(what) : Status::IoError(fmt::format("state database {}: {}", path, what));
-}
-
-Status StateDb::Impl::Query(const std::string& sql, const std::vector<StateValue>& params,
+Status StateDb::Impl::Query(const std::string& text, const std::vector<StateValue>& params,
                             const std::function<void(const StateRow&)>& row) const {
-  return db->Query(sql, params, [&](const StateRow& r) {
-    row(r);
-    return true;
-  });
+  return sql->Query(text, params, row);
 }
 
-Status StateDb::Impl::Exec(const std::string& sql, const std::vector<StateValue>& params) const {
-  return db->Exec(sql, params);
+Status StateDb::Impl::Exec(const std::string& text, const std::vector<StateValue>& params) const {
+  return sql->Exec(text, params);
 }
 
-Status StateDb::Impl::ExecScript(const char* sql) const { return db->ExecScript(sql); }
-
-Status StateDb::Impl::Transaction(const std::function<Status()>& body) const {
-  if (Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+Status StateDb::Impl::Transaction(const std::function<Status()>& body, StateBackend::Txn kind) const {
+  if (Status s = sql->Begin(kind); !s.ok()) return s;
   Status s;
   try {
     s = body();
   } catch (const std::exception& e) {  // never leave the handle inside a transaction
     s = Status::Internal(std::string("state database: ") + e.what());
   }
-  if (s.ok()) s = Exec("COMMIT");
-  if (!s.ok() && db->InTransaction()) Exec("ROLLBACK");
+  if (s.ok()) s = sql->Commit();
+  if (!s.ok()) sql->Rollback();
   return s;
 }
 
@@ -171,49 +138,75 @@ StateDb& StateDb::operator=(StateDb&& o) noexcept {
 
 Result<StateDb> StateDb::Open(const std::string& path, std::string audit_key, AnchorSettings anchors) {
   if (audit_key.empty()) return Status::InvalidArgument("the state database needs the audit key");
+  auto sql = OpenSqliteState(path);
+  if (!sql.ok()) return sql.status();
+  return Open(std::move(*sql), std::move(audit_key), std::move(anchors));
+}
+
+Result<StateDb> StateDb::Open(std::unique_ptr<StateBackend> sql, std::string audit_key, AnchorSettings anchors) {
+  if (audit_key.empty()) return Status::InvalidArgument("the state database needs the audit key");
+  if (Status s = sql->Prepare(); !s.ok()) return s;
   auto impl = std::make_unique<Impl>();
-  impl->path = path;
+  impl->sql = std::move(sql);
   impl->key = std::move(audit_key);
   impl->anchors = std::move(anchors);
-  // Owner-only from its creation; SQLite gives its journal and WAL files the same mode.
-  if (Status created = CreatePrivateFile(path); !created.ok()) return created;
-  auto opened = sqlite::Database::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                                       fmt::format("state database {}", path), 30000);
-  if (!opened.ok()) return opened.status();
-  impl->db.emplace(std::move(*opened));
-  Status s = impl->ExecScript("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
-  if (s.ok()) s = impl->ExecScript(kSchema);
-  if (s.ok()) s = impl->ExecScript(Impl::kVersionSchema);
-  if (!s.ok()) return s;
-  bool keyed = false;
-  s = impl->Query("SELECT 1 FROM pragma_table_info('audit') WHERE name = 'detail'", {},
-                  [&](const StateRow&) { keyed = true; });
-  if (!s.ok()) return s;
-  if (!keyed)
-    return Status::FailedPrecondition(fmt::format(
-        "state database {} was made by a version without the keyed audit chain: keep it as the record of past "
-        "runs and start a new one (docs/operations.md)", path));
   StateDb db(std::move(impl));
   if (Status r = db.ReloadHolds(); !r.ok()) return r;
   return db;
 }
 
-Status StateDb::LockForRun() {
-  std::string lock = impl_->path + ".lock";
-  int fd = open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::IoError(fmt::format("cannot create {}", lock));
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    close(fd);
-    return Status::FailedPrecondition(
-        fmt::format("another run holds {} (one run at a time per state database)", lock));
-  }
-  impl_->lock_fd = fd;
-  return Status::Ok();
+Status StateDb::LockForRun(bool shared) { return impl_->sql->LockRun(shared); }
+
+void StateDb::Unlock() { impl_->sql->UnlockRun(); }
+
+bool StateDb::Shared() const { return impl_->sql->Shared(); }
+
+namespace {
+Status NeedsShared(const StateDb& db) {
+  return db.Shared() ? Status::Ok()
+                     : Status::FailedPrecondition("leases need a shared (PostgreSQL) state database");
+}
+}  // namespace
+
+Result<std::optional<std::string>> StateDb::ClaimBinding(const std::vector<std::string>& bindings, Date as_of,
+                                                         const std::string& owner, int seconds) {
+  if (Status s = NeedsShared(*this); !s.ok()) return s;
+  std::string names;
+  for (const auto& b : bindings) names += (names.empty() ? "" : "\n") + b;
+  std::optional<std::string> claimed;
+  Status s = impl_->Exec("INSERT INTO leases (binding) SELECT unnest(string_to_array(?, E'\\n')) ON CONFLICT DO NOTHING",
+                         {names});
+  if (!s.ok()) return s;
+  s = impl_->Query(
+      "WITH free AS (SELECT binding FROM leases WHERE binding = ANY (string_to_array(?, E'\\n')) "
+      "AND done_as_of IS DISTINCT FROM ? AND (owner IS NULL OR expires_at < now()) "
+      "ORDER BY binding LIMIT 1 FOR UPDATE SKIP LOCKED) "
+      "UPDATE leases l SET owner = ?, expires_at = now() + make_interval(secs => ?::int) FROM free "
+      "WHERE l.binding = free.binding RETURNING l.binding",
+      {names, as_of.ToString(), owner, std::to_string(seconds)}, [&](const StateRow& r) { claimed = r[0]; });
+  if (!s.ok()) return s;
+  return claimed;
 }
 
-void StateDb::Unlock() {
-  if (impl_->lock_fd >= 0) close(impl_->lock_fd);
-  impl_->lock_fd = -1;
+Result<bool> StateDb::RenewLease(const std::string& binding, const std::string& owner, int seconds) {
+  if (Status s = NeedsShared(*this); !s.ok()) return s;
+  bool kept = false;
+  Status s = impl_->Query(
+      "UPDATE leases SET expires_at = now() + make_interval(secs => ?::int) "
+      "WHERE binding = ? AND owner = ? AND expires_at >= now() RETURNING binding",
+      {std::to_string(seconds), binding, owner}, [&](const StateRow&) { kept = true; });
+  if (!s.ok()) return s;
+  return kept;
+}
+
+Status StateDb::ReleaseLease(const std::string& binding, const std::string& owner, Date as_of, bool done,
+                             int64_t run_id) {
+  if (Status s = NeedsShared(*this); !s.ok()) return s;
+  if (!done) return impl_->Exec("UPDATE leases SET owner = NULL, expires_at = NULL WHERE binding = ? AND owner = ?",
+                                {binding, owner});
+  return impl_->Exec("UPDATE leases SET owner = NULL, expires_at = NULL, done_as_of = ?, run_id = ? "
+                     "WHERE binding = ? AND owner = ?",
+                     {as_of.ToString(), std::to_string(run_id), binding, owner});
 }
 
 Result<std::optional<RunRecord>> StateDb::LastRun(bool applied_only) const {
@@ -254,7 +247,9 @@ Result<int64_t> StateDb::BeginRun(Date as_of, const std::string& policy_hash, co
                                {NowUtc(), as_of.ToString(), policy_hash, config_hash, status});
         !i.ok())
       return i;
-    id = impl_->db->LastInsertRowid();
+    auto inserted = impl_->sql->LastInsertId();
+    if (!inserted.ok()) return inserted.status();
+    id = *inserted;
     AuditEntry e;
     e.run_id = id;
     e.kind = audit_kind::kRunStart;
@@ -341,7 +336,9 @@ Result<int64_t> StateDb::AddHold(OperatorHold::Kind kind, const std::string& val
                                {HoldKindName(kind), h.value, h.binding, h.reason, h.author, h.created_at});
         !i.ok())
       return i;
-    h.id = impl_->db->LastInsertRowid();
+    auto inserted = impl_->sql->LastInsertId();
+    if (!inserted.ok()) return inserted.status();
+    h.id = *inserted;
     AuditEntry e;
     e.kind = audit_kind::kHoldAdd;
     e.binding = h.binding;
@@ -408,7 +405,7 @@ Status StateDb::ReloadHolds() {
 }
 
 Status StateDb::BeginBatch() {
-  if (Status s = impl_->Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  if (Status s = impl_->sql->Begin(StateBackend::Txn::kBatch); !s.ok()) return s;
   return ReloadHolds();
 }
 
@@ -427,13 +424,12 @@ Status StateDb::AppendAudit(int64_t run_id, const AppliedBatch& batch, const std
                         {"records_of", BindingRecordsOf(batch.binding->name)}};
   if (!batch.part.empty()) detail["part_dropped"] = batch.part;
   e.detail = detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (Status s = impl_->sql->LockChain(); !s.ok()) return s;
   return impl_->AppendEntry(e);
 }
 
-Status StateDb::CommitBatch() { return impl_->Exec("COMMIT"); }
+Status StateDb::CommitBatch() { return impl_->sql->Commit(); }
 
-void StateDb::AbortBatch() {
-  if (impl_->db->InTransaction()) impl_->Exec("ROLLBACK");
-}
+void StateDb::AbortBatch() { impl_->sql->Rollback(); }
 
 }  // namespace retention

@@ -8,12 +8,12 @@
 #include <vector>
 
 #include "retention/state.h"
-#include "store/sqlite_handle.h"
+#include "retention/state_backend.h"
 
 namespace retention {
 
-using StateValue = sqlite::Value;
-using StateRow = sqlite::Row;
+using StateValue = StateBackend::Value;
+using StateRow = StateBackend::Row;
 
 std::string NowUtc();
 
@@ -25,21 +25,16 @@ class ActiveHolds : public HoldChecker {
 };
 
 struct StateDb::Impl {
-  std::optional<sqlite::Database> db;  // the one SQLite owner (store/sqlite_handle.h)
-  std::string path;
+  std::unique_ptr<StateBackend> sql;  // SQLite (sqlite_state.h) or a registered backend
   std::string key;
   AnchorSettings anchors;
-  int lock_fd = -1;
   ActiveHolds active;
 
-  ~Impl();
-  Status Error(const std::string& what) const;
   Status Query(const std::string& sql, const std::vector<StateValue>& params,
                const std::function<void(const StateRow&)>& row) const;
   Status Exec(const std::string& sql, const std::vector<StateValue>& params = {}) const;
-  Status ExecScript(const char* sql) const;
-  // Runs `body` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK when it fails).
-  Status Transaction(const std::function<Status()>& body) const;
+  // Runs `body` inside a transaction of `kind` (ROLLBACK when it fails).
+  Status Transaction(const std::function<Status()>& body, StateBackend::Txn kind = StateBackend::Txn::kWrite) const;
 
   std::string Mac(const std::string& text) const;  // HMAC-SHA-256 under the audit key, hex
   // Appends `entry` (id, time, prev_hash and hash are filled in) inside the caller's
@@ -52,7 +47,6 @@ struct StateDb::Impl {
   Status WriteAnchor(int64_t run_id) const;
 
   // Policy versions (policy_versions.cc).
-  static const char* kVersionSchema;
   // Keeps the set's texts under `id` and its file hash, inside the caller's transaction.
   Status SaveVersion(const PolicySet& set, const std::string& id) const;
   // The versions' and file hashes' MACs, and every locked version present.

@@ -20,6 +20,14 @@ Result<std::unique_ptr<Connector>> ConnectorRegistry::Open(const StoreConfig& st
   return it->second(store);
 }
 
+Result<std::unique_ptr<StateBackend>> ConnectorRegistry::OpenState(const StoreConfig& state) const {
+  auto it = states_.find(state.type);
+  if (it == states_.end())
+    return Status::InvalidArgument(fmt::format("state database of type '{}': this build has no such backend{}", state.type,
+                                               state.type == "postgres" ? " (built without PostgreSQL)" : ""));
+  return it->second(state);
+}
+
 Result<Stores> Stores::Open(const Deployment& deployment, const ConnectorRegistry& registry) {
   Stores stores;
   for (const auto& s : deployment.stores) {
