@@ -126,12 +126,18 @@ void EventLog::Write(const char* level, const std::string& event, const ordered_
 }
 
 void LogRun(const EventLog& log, const RunOutcome& out, double seconds) {
+  // A lease-sharded run is one run per claimed binding: each binding names its own.
+  auto run_of = [&](const std::string& binding) {
+    for (const auto& l : out.leased)
+      if (binding.substr(0, binding.find('@')) == l.binding) return l.run_id;
+    return out.run_id;
+  };
   for (const auto& b : out.plan.bindings) {
     ordered_json applied = ordered_json::object();
     for (const auto& [phase, n] : b.applied) applied[PhaseName(phase)] = n;
     int64_t missing = 0;
     for (const auto& [fact, n] : b.missing) missing += n;
-    ordered_json fields{{"run", out.run_id}, {"binding", b.binding}, {"rule", b.rule_id}, {"applied", applied},
+    ordered_json fields{{"run", run_of(b.binding)}, {"binding", b.binding}, {"rule", b.rule_id}, {"applied", applied},
                         {"skipped_at_apply", b.skipped_at_apply}, {"held", b.held.count + b.operator_held.count},
                         {"missing_facts", missing}};
     if (!b.guard.empty()) fields["guard"] = b.guard;
@@ -139,8 +145,14 @@ void LogRun(const EventLog& log, const RunOutcome& out, double seconds) {
   }
   for (const auto& [store, why] : out.unavailable_stores)
     log.Error("store_unavailable", {{"run", out.run_id}, {"store", store}});
-  log.Info("run_end", {{"run", out.run_id}, {"status", out.status}, {"seconds", seconds},
-                       {"recovered_batches", out.recovered_batches}});
+  ordered_json end{{"run", out.run_id}, {"status", out.status}, {"seconds", seconds},
+                   {"recovered_batches", out.recovered_batches}};
+  if (out.by_lease) {
+    ordered_json runs = ordered_json::array();
+    for (const auto& l : out.leased) runs.push_back({{"binding", l.binding}, {"run", l.run_id}, {"status", l.status}});
+    end["leased"] = runs;
+  }
+  log.Info("run_end", end);
 }
 
 std::string MetricsText(const std::vector<RunRecord>& runs, const LastRun& last) {

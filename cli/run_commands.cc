@@ -148,8 +148,17 @@ int RunRun(const PlanRunOptions& o) {
   if (out->recovered_batches > 0)
     std::cout << fmt::format("\nRecorded first: {} batch(es), {} record(s), changed by an interrupted run\n",
                              out->recovered_batches, out->recovered_records);
-  std::cout << fmt::format("\nRun #{} {}. Certificate: {} (and {})\n", out->run_id,
-                           out->incomplete ? "incomplete" : "done", out->certificate_text, out->certificate_json);
+  if (out->by_lease) {
+    // Lease-sharded (docs/scaling.md): one run per binding this instance claimed.
+    if (out->leased.empty())
+      std::cout << "\nNo binding left to claim: the other instances hold or have done every one for this date\n";
+    for (const auto& l : out->leased)
+      std::cout << fmt::format("\nBinding {} (leased): run #{} {}. Certificate: {}\n", l.binding, l.run_id, l.status,
+                               l.certificate_text);
+  } else {
+    std::cout << fmt::format("\nRun #{} {}. Certificate: {} (and {})\n", out->run_id,
+                             out->incomplete ? "incomplete" : "done", out->certificate_text, out->certificate_json);
+  }
   for (const auto& f : out->lock_findings)
     std::cout << fmt::format("Relied on the override (entry {}, by {}) of the lock of rule {}: {} record(s) acted on "
                              "earlier than the locked version; recorded in the audit chain and on the certificate\n",

@@ -331,8 +331,8 @@ class PostgresConnector : public SqlConnector {
   pg::Connection conn_;
 };
 
-// The state database on PostgreSQL (state_backend.h), in its own schema
-// `retention_state`, so that several instances on several hosts share one audit chain.
+// The state database on PostgreSQL (state_backend.h), in its own schema (`schema:`,
+// retention_state by default), so that several instances on several hosts share one audit chain.
 // Transaction-level advisory locks keep the chain whole: a write (runs, holds, locks)
 // takes the holds and chain locks exclusively; an applied batch holds the holds lock
 // shared (no hold is placed while a batch that read the holds is open) and takes the
@@ -340,19 +340,30 @@ class PostgresConnector : public SqlConnector {
 // released by the server when a dead instance's connection closes.
 class PostgresState : public StateBackend {
  public:
-  explicit PostgresState(StoreConfig config) : c_(std::move(config)) {}
+  explicit PostgresState(StoreConfig config) : c_(config) {
+    auto named = config.options.find("schema");
+    schema_ = named == config.options.end() || named->second.empty() ? "retention_state" : named->second;
+    // The advisory locks are per database: each state schema has its own three keys.
+    uint64_t h = 1469598103934665603ULL;  // FNV-1a of the schema name
+    for (unsigned char ch : schema_) h = (h ^ ch) * 1099511628211ULL;
+    int64_t base = static_cast<int64_t>((h >> 8) & 0x00FFFFFFFFFFFFF0ULL);
+    run_lock_ = base + 1;
+    holds_lock_ = base + 2;
+    chain_lock_ = base + 3;
+  }
   ~PostgresState() override { UnlockRun(); }
 
   Status Open() {
     if (Status s = c_.Open(); !s.ok()) return s;
-    return c_.Exec("SET search_path = retention_state", {});
+    return c_.Exec(fmt::format("SET search_path = \"{}\"", schema_), {});
   }
 
   std::string Label() const override { return "PostgreSQL state database"; }
 
   Status Prepare() override {
-    static const char* kSchema[] = {
-        "CREATE SCHEMA IF NOT EXISTS retention_state",
+    const std::string create = fmt::format("CREATE SCHEMA IF NOT EXISTS \"{}\"", schema_);
+    const char* kSchema[] = {
+        create.c_str(),
         "CREATE TABLE IF NOT EXISTS runs (id BIGSERIAL PRIMARY KEY, started_at TEXT NOT NULL, ended_at TEXT, "
         "as_of TEXT NOT NULL, policy_hash TEXT NOT NULL, config_hash TEXT NOT NULL, status TEXT NOT NULL, counts TEXT)",
         "CREATE TABLE IF NOT EXISTS holds (id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, "
@@ -395,13 +406,13 @@ class PostgresState : public StateBackend {
     if (kind == Txn::kRead) return c_.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", {});
     if (Status s = c_.Exec("BEGIN", {}); !s.ok()) return s;
     Status s = kind == Txn::kWrite
-                   ? c_.Exec(fmt::format("SELECT pg_advisory_xact_lock({}), pg_advisory_xact_lock({})", kHoldsLock,
-                                         kChainLock), {})
-                   : c_.Exec(fmt::format("SELECT pg_advisory_xact_lock_shared({})", kHoldsLock), {});
+                   ? c_.Exec(fmt::format("SELECT pg_advisory_xact_lock({}), pg_advisory_xact_lock({})", holds_lock_,
+                                         chain_lock_), {})
+                   : c_.Exec(fmt::format("SELECT pg_advisory_xact_lock_shared({})", holds_lock_), {});
     if (!s.ok()) Rollback();
     return s;
   }
-  Status LockChain() override { return c_.Exec(fmt::format("SELECT pg_advisory_xact_lock({})", kChainLock), {}); }
+  Status LockChain() override { return c_.Exec(fmt::format("SELECT pg_advisory_xact_lock({})", chain_lock_), {}); }
   Status Commit() override { return c_.Commit(); }
   void Rollback() override { c_.Rollback(); }
   bool InTransaction() const override {
@@ -419,7 +430,7 @@ class PostgresState : public StateBackend {
 
   Status LockRun(bool shared) override {
     bool got = false;
-    Status s = c_.Query(fmt::format("SELECT pg_try_advisory_lock{}({})", shared ? "_shared" : "", kRunLock), {},
+    Status s = c_.Query(fmt::format("SELECT pg_try_advisory_lock{}({})", shared ? "_shared" : "", run_lock_), {},
                         [&](const Row& r) {
                           got = r[0].value_or("f") == "t";
                           return true;
@@ -435,14 +446,12 @@ class PostgresState : public StateBackend {
   }
   void UnlockRun() override {
     if (locked_ && c_.conn_ && PQstatus(c_.conn_.get()) == CONNECTION_OK)
-      c_.Exec(fmt::format("SELECT pg_advisory_unlock{}({})", locked_ == 2 ? "_shared" : "", kRunLock), {});
+      c_.Exec(fmt::format("SELECT pg_advisory_unlock{}({})", locked_ == 2 ? "_shared" : "", run_lock_), {});
     locked_ = 0;
   }
   bool Shared() const override { return true; }
 
  private:
-  // Advisory lock keys of the state database (one bigint space per database).
-  static constexpr int64_t kRunLock = 7305280001, kHoldsLock = 7305280002, kChainLock = 7305280003;
 
   // StateDb writes `?` placeholders; libpq wants $1, $2... (never inside a quoted literal).
   static std::string Numbered(const std::string& sql) {
@@ -459,6 +468,9 @@ class PostgresState : public StateBackend {
   }
 
   PostgresConnector c_;
+  std::string schema_;  // a plain identifier (checked when the configuration is read)
+  // Advisory lock keys (one bigint space per database, so derived from the schema).
+  int64_t run_lock_ = 0, holds_lock_ = 0, chain_lock_ = 0;
   int locked_ = 0;  // 1 exclusive, 2 shared
 };
 

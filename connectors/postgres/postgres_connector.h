@@ -13,7 +13,7 @@
 namespace retention {
 
 Result<std::unique_ptr<Connector>> OpenPostgresConnector(const StoreConfig& store);
-// A state database in the schema retention_state of a PostgreSQL database (the same
+// A state database in a schema (`schema`, default retention_state) of a PostgreSQL database (the same
 // connection settings as a store: dsn_env or dsn_file).
 Result<std::unique_ptr<StateBackend>> OpenPostgresState(const StoreConfig& state);
 

@@ -102,6 +102,7 @@ struct RunOutcome {
     std::string certificate_text;
   };
   std::vector<LeasedBinding> leased;
+  bool by_lease = false;  // the run divided the bindings by lease (even if it claimed none)
 };
 
 // Exit codes of `retention run` (docs/operations.md): refused runs are errors with

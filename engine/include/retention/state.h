@@ -151,6 +151,12 @@ class StateDb {
   Result<bool> RenewLease(const std::string& binding, const std::string& owner, int seconds);
   // Gives a lease back; `done` records the binding completed for `as_of` by `run_id`.
   Status ReleaseLease(const std::string& binding, const std::string& owner, Date as_of, bool done, int64_t run_id);
+  // The fence of a leased binding: while set, every batch transaction (BeginBatch)
+  // first extends this lease under its row lock, held until the batch commits, so no
+  // other instance can claim the binding while a batch is being applied; a lease found
+  // lost makes BeginBatch fail and LeaseLost() true. An empty binding clears the fence.
+  void FenceBatches(const std::string& binding, const std::string& owner, int seconds);
+  bool LeaseLost() const;
 
   Result<std::optional<RunRecord>> LastRun(bool applied_only) const;
   Result<std::vector<RunRecord>> Runs() const;

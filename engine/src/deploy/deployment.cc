@@ -99,7 +99,7 @@ class DeploymentReader {
  private:
   // `state: {type: postgres, dsn_env: VAR | dsn_file: path, lease_seconds: N}`.
   void ReadStateServer(const YAML::Node& node, Deployment* d) {
-    if (!r_.CheckMap(node, "state", {"type", "dsn_env", "dsn_file", "lease_seconds"}, {"type"})) return;
+    if (!r_.CheckMap(node, "state", {"type", "dsn_env", "dsn_file", "schema", "lease_seconds"}, {"type"})) return;
     StoreConfig s;
     s.name = "state";
     s.type = r_.String(node, "type").value_or("");
@@ -113,6 +113,10 @@ class DeploymentReader {
                                          "SQLite, or type: postgres", s.type));
     else if (s.dsn_env.empty() == s.dsn_file.empty())
       r_.Error(node, "a postgres state database needs one of 'dsn_env' (an environment variable) or 'dsn_file'");
+    s.options["schema"] = r_.String(node, "schema").value_or("retention_state");
+    if (!IsValidIdentifier(s.options["schema"], false))
+      r_.Error(node["schema"], fmt::format("state schema '{}' is not a plain SQL identifier (letters, digits, _)",
+                                           s.options["schema"]));
     if (node["lease_seconds"]) {
       auto seconds = r_.Int(node, "lease_seconds");
       if (seconds && (*seconds < 1 || *seconds > 86400))
@@ -129,7 +133,9 @@ class DeploymentReader {
 
   // Anchors of the audit chain and the key that signs certificates.
   void ReadProofSettings(const YAML::Node& root, Deployment* d) {
-    d->anchor_file = d->state_path.empty() ? "" : d->state_path + ".anchors";
+    // A server state database is anchored by each host, beside the configuration.
+    d->anchor_file = d->state_server ? Resolve("state.anchors")
+                     : d->state_path.empty() ? "" : d->state_path + ".anchors";
     if (YAML::Node a = root["audit_anchor"]; a && r_.CheckMap(a, "audit_anchor", {"file", "syslog"}, {})) {
       std::string file = r_.String(a, "file").value_or(d->anchor_file);
       d->anchor_file = file == "none" ? "" : Resolve(file);

@@ -175,7 +175,9 @@ void PrepareApply(StateDb* state, int64_t run_id, const std::string& policy_hash
       *stopped = true;
       return Status::FailedPrecondition("stopped before the next batch");
     }
-    return state->BeginBatch();
+    Status s = state->BeginBatch();
+    if (!s.ok() && state->LeaseLost()) *stopped = true;  // another instance has the binding now
+    return s;
   };
   exec->abort_batch = [state] { state->AbortBatch(); };
   exec->on_batch = [state, run_id, policy_hash](const AppliedBatch& batch) {
@@ -374,6 +376,7 @@ Result<RunOutcome> RunLeased(const RunContext& c, const ExecuteOptions& base) {
   }
   RunOutcome total;
   total.status = "done";
+  total.by_lease = true;
   while (!open.empty()) {
     auto claimed = c.state->ClaimBinding(open, c.as_of, owner, seconds);
     if (!claimed.ok()) return claimed.status();
@@ -401,7 +404,10 @@ Result<RunOutcome> RunLeased(const RunContext& c, const ExecuteOptions& base) {
       if (outer) outer(p);
     };
     auto mine = [&](const std::string& journaled) { return journaled.substr(0, journaled.find('@')) == binding; };
+    c.state->FenceBatches(binding, owner, seconds);
     auto r = RunUnderLock(one, exec, mine);
+    lost |= c.state->LeaseLost();
+    c.state->FenceBatches("", "", 0);
     bool done = r.ok() && r->status == "done" && !lost;
     Status released = c.state->ReleaseLease(binding, owner, c.as_of, done, r.ok() ? r->run_id : 0);
     if (!r.ok()) return r.status();
@@ -423,6 +429,8 @@ Result<RunOutcome> RunLeased(const RunContext& c, const ExecuteOptions& base) {
     }
   }
   total.plan.as_of = c.as_of;
+  total.plan.policy_hash = c.policies.hash;
+  total.plan.config_hash = c.deployment.hash;
   return total;
 }
 

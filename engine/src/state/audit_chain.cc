@@ -197,7 +197,11 @@ AuditVerification VerifyRuns(AuditVerification v, const std::vector<RunRecord>& 
 }
 
 // Every anchor names a length and head the chain must still have.
-AuditVerification VerifyAnchors(AuditVerification v, const AnchorSettings& anchors, const std::vector<AuditEntry>& entries) {
+// A shared chain (several instances, docs/scaling.md) is anchored by each host in its own
+// file: a host's anchors check the heads it saw, in any order (two processes may append
+// their lines out of order), and cannot cover the entries other hosts wrote.
+AuditVerification VerifyAnchors(AuditVerification v, const AnchorSettings& anchors, const std::vector<AuditEntry>& entries,
+                                bool shared) {
   if (anchors.file.empty()) {
     v.anchor_note = anchors.syslog ? "anchors go to syslog only: compare them with `audit show`" : "no anchors configured";
     return v;
@@ -230,17 +234,18 @@ AuditVerification VerifyAnchors(AuditVerification v, const AnchorSettings& ancho
       return Broken(v, number, fmt::format("anchor line {} of {} is not an anchor", number, anchors.file));
     int64_t n = a["entries"].get<int64_t>();
     std::string head = a["head"].get<std::string>();
-    if (n < last) return Broken(v, number, fmt::format("anchor line {} goes back from {} to {} entries", number, last, n));
+    if (n < last && !shared)
+      return Broken(v, number, fmt::format("anchor line {} goes back from {} to {} entries", number, last, n));
     if (n > static_cast<int64_t>(entries.size()))
       return Broken(v, static_cast<int64_t>(entries.size()) + 1,
                     fmt::format("anchor line {} recorded {} entries but the chain has {}: entries or runs were removed",
                                 number, n, entries.size()));
     if (n > 0 && entries[static_cast<size_t>(n - 1)].hash != head)
       return Broken(v, n, fmt::format("entry {} is not the head anchored on line {}: the chain was rewritten", n, number));
-    last = n;
+    last = std::max(last, n);
     ++v.anchors;
   }
-  if (last < must_cover)
+  if (last < must_cover && !shared)
     return Broken(v, must_cover, fmt::format("entry {} (a run end or hold change) was never anchored in {}: anchor "
                                              "lines were removed", must_cover, anchors.file));
   return v;
@@ -383,7 +388,7 @@ Result<AuditVerification> StateDb::VerifyAuditInSnapshot() const {
   AuditVerification v = check.Result();
   if (!v.ok) return v;
   entries.shrink_to_fit();
-  v = VerifyAnchors(v, impl_->anchors, entries);
+  v = VerifyAnchors(v, impl_->anchors, entries, impl_->sql->Shared());
   if (!v.ok) return v;
   auto table = Holds(true);
   if (!table.ok()) return table.status();

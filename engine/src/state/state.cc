@@ -174,7 +174,10 @@ Result<std::optional<std::string>> StateDb::ClaimBinding(const std::vector<std::
   std::string names;
   for (const auto& b : bindings) names += (names.empty() ? "" : "\n") + b;
   std::optional<std::string> claimed;
-  Status s = impl_->Exec("INSERT INTO leases (binding) SELECT unnest(string_to_array(?, E'\\n')) ON CONFLICT DO NOTHING",
+  // Only the missing rows are inserted: a unique check on a row that an open batch has
+  // updated (BeginBatch's fence) would wait for that batch to commit.
+  Status s = impl_->Exec("INSERT INTO leases (binding) SELECT b FROM unnest(string_to_array(?, E'\\n')) b "
+                         "WHERE NOT EXISTS (SELECT 1 FROM leases WHERE binding = b) ON CONFLICT DO NOTHING",
                          {names});
   if (!s.ok()) return s;
   s = impl_->Query(
@@ -404,8 +407,31 @@ Status StateDb::ReloadHolds() {
   return Status::Ok();
 }
 
+void StateDb::FenceBatches(const std::string& binding, const std::string& owner, int seconds) {
+  impl_->lease_lost = false;
+  if (binding.empty())
+    impl_->fence.reset();
+  else
+    impl_->fence = Impl::Fence{binding, owner, seconds};
+}
+
+bool StateDb::LeaseLost() const { return impl_->lease_lost; }
+
 Status StateDb::BeginBatch() {
   if (Status s = impl_->sql->Begin(StateBackend::Txn::kBatch); !s.ok()) return s;
+  if (impl_->fence) {
+    // The row lock taken here is held until CommitBatch: a claim (FOR UPDATE SKIP
+    // LOCKED) skips the binding while this batch is applied, even past its expiry.
+    auto kept = RenewLease(impl_->fence->binding, impl_->fence->owner, impl_->fence->seconds);
+    if (!kept.ok() || !*kept) {
+      impl_->sql->Rollback();
+      impl_->lease_lost = kept.ok();
+      return kept.ok() ? Status::FailedPrecondition(fmt::format("the lease of binding {} was lost: another instance "
+                                                                "holds it; stopped before the next batch",
+                                                                impl_->fence->binding))
+                       : kept.status();
+    }
+  }
   return ReloadHolds();
 }
 

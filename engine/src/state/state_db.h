@@ -29,6 +29,12 @@ struct StateDb::Impl {
   std::string key;
   AnchorSettings anchors;
   ActiveHolds active;
+  struct Fence {
+    std::string binding, owner;
+    int seconds = 0;
+  };
+  std::optional<Fence> fence;  // StateDb::FenceBatches
+  bool lease_lost = false;
 
   Status Query(const std::string& sql, const std::vector<StateValue>& params,
                const std::function<void(const StateRow&)>& row) const;
