@@ -235,6 +235,11 @@ Exit codes (docs/operations.md): 0 done, 1 failed or incomplete, 2 bad input,
   policy set would make act earlier: `retention policies lock`), 5 a store unavailable
   (the other stores' bindings ran). Several: the first of 4, 2, 1, 5, 3.
 
+Several instances: with `state: {type: postgres, ..., lease_seconds: N}` in the
+configuration, runs on several hosts share the bindings: each claims one binding at a
+time by lease and runs it as a run of its own (`Binding NAME (leased): run #N done`);
+--binding or --approved runs alone (docs/operations.md, "Several instances").
+
 Examples:
   retention demo init && retention run --config demo/config.yaml --allow-mass
   retention run --config deploy.yaml --approved plan.json --approved-by "DPO office")");

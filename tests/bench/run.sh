@@ -6,7 +6,7 @@
 # Usage: tests/bench/run.sh [--rows N] [--reps R] [--only NAME] [--keep]
 #   --rows N    rows of the SQLite and PostgreSQL delete benchmarks (default 5000000)
 #   --reps R    runs of each side, alternating (default 3; the median is reported)
-#   --only NAME one benchmark: eval, report, fast, sqlite, archive, postgres, partition
+#   --only NAME one benchmark: eval, report, fast, sqlite, archive, postgres, partition, leases
 #   --keep      keep the work directory (printed)
 # PostgreSQL: RETENTION_TEST_PG (a DSN), else a server is started on a loopback port
 # with tests/postgres_server.sh when PostgreSQL is installed; otherwise that figure is
@@ -283,6 +283,61 @@ SQL
     done
     psql -q "$dsn" -c "DROP SCHEMA $schema CASCADE"
     record "partition drop vs row deletes, PG $prows-row partition" "$te" "$tb" "$tm" "target <= 0.05x (>= 20x faster)"
+  fi
+fi
+
+# --- several instances by lease: two `retention run` at once vs one, PostgreSQL state ----------
+if want leases; then
+  pg_server
+  dsn=$pg_dsn
+  if [ -z "$dsn" ]; then
+    printf '%s\t\t\t\t%s\n' "leases: 2 instances vs 1, PostgreSQL" "skipped: no PostgreSQL server" >> "$results"
+  else
+    echo "bench: PostgreSQL, $rows rows in 4 tables, 9% due, state on PostgreSQL, 2 instances vs 1" >&2
+    schema=retention_bench_lease_$$
+    psql -q "$dsn" -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $schema"
+    dsn="$dsn options='-c search_path=$schema'"
+    psql -q "$dsn" -v ON_ERROR_STOP=1 <<SQL
+CREATE TABLE bench_source AS SELECT i AS id, '1' || lpad(i::text, 12, '0') AS nir,
+  CASE WHEN (i::bigint * 7919) % 100 < 9 THEN DATE '2015-01-01' + ((i::bigint * 104729) % 2500)::int
+       WHEN i % 1000 = 7 THEN NULL
+       ELSE DATE '2023-12-01' + ((i::bigint * 104729) % 3000)::int END AS fin_droits
+  FROM generate_series(1, $rows) AS i;
+SQL
+    lease_tables() {  # droits_0..3: a quarter of the rows each; a fresh state schema
+      for t in 0 1 2 3; do
+        psql -q "$dsn" -v ON_ERROR_STOP=1 -c "DROP TABLE IF EXISTS droits_$t" \
+          -c "CREATE TABLE droits_$t (id bigint PRIMARY KEY, nir text NOT NULL, fin_droits date)" \
+          -c "INSERT INTO droits_$t SELECT * FROM bench_source WHERE id % 4 = $t" \
+          -c "CREATE INDEX ON droits_$t (fin_droits)" -c "VACUUM ANALYZE droits_$t"
+      done
+      psql -q "$dsn" -c "DROP SCHEMA IF EXISTS ${schema}_state CASCADE"
+    }
+    lease_config() {  # $1: directory
+      write_config "$1" "{type: postgres, dsn_env: RETENTION_BENCH_PG}" F01.droits droits_0
+      sed -i "s|^state: state.db|state: {type: postgres, dsn_env: RETENTION_BENCH_PG, schema: ${schema}_state, lease_seconds: 300}|" "$1/config.yaml"
+      sed -n '/^  - rule:/,$p' "$1/config.yaml" > "$1/binding"
+      for t in 1 2 3; do sed "s/droits_0/droits_$t/; s/^  - rule: F01.droits/&\n    name: droits_$t/" "$1/binding" >> "$1/config.yaml"; done
+    }
+    te="" tb="" tm=""
+    for i in $(seq "$reps"); do
+      d=$work/lease$i; mkdir -p "$d/one" "$d/two"
+      lease_config "$d/one"; lease_config "$d/two"
+      lease_tables
+      read -r t m < <(RETENTION_BENCH_PG=$dsn measure sh -c '"$1" run --config "$2" --as-of "$3" > "$4/a.out" &
+        "$1" run --config "$2" --as-of "$3" > "$4/b.out"; b=$?; wait $! && exit $b' sh "$cli" "$d/two/config.yaml" "$as_of" "$d/two")
+      te="$te $t" tm="$tm $m"
+      left_two=$(psql -tA "$dsn" -c "SELECT (SELECT count(*) FROM droits_0) + (SELECT count(*) FROM droits_1) + (SELECT count(*) FROM droits_2) + (SELECT count(*) FROM droits_3)")
+      grep -q "(leased)" "$d/two/a.out" && grep -q "(leased)" "$d/two/b.out" ||
+        echo "bench: note: one of the two instances claimed no binding" >&2
+      lease_tables
+      read -r t _ < <(RETENTION_BENCH_PG=$dsn measure "$cli" run --config "$d/one/config.yaml" --as-of "$as_of")
+      tb="$tb $t"
+      left_one=$(psql -tA "$dsn" -c "SELECT (SELECT count(*) FROM droits_0) + (SELECT count(*) FROM droits_1) + (SELECT count(*) FROM droits_2) + (SELECT count(*) FROM droits_3)")
+      [ "$left_two" = "$left_one" ] || { echo "bench: two instances left $left_two rows, one $left_one" >&2; exit 1; }
+    done
+    psql -q "$dsn" -c "DROP SCHEMA $schema CASCADE" -c "DROP SCHEMA IF EXISTS ${schema}_state CASCADE"
+    record "leases: 2 instances vs 1, PG $rows rows in 4 tables" "$te" "$tb" "$tm" "scale-out, same host"
   fi
 fi
 
