@@ -205,7 +205,14 @@ void Daemon::Reload() {
   reload_ = false;
   try {
     auto fresh = LoadForCommand(o_.config, o_.policies, false, State::kNone);
-    if (fresh->deployment.state_path != loaded_->deployment.state_path)
+    auto server = [](const Deployment& d) {
+      if (!d.state_server) return std::string();
+      const StoreConfig& s = *d.state_server;
+      auto schema = s.options.find("schema");
+      return s.dsn_env + "\n" + s.dsn_file + "\n" + (schema == s.options.end() ? "" : schema->second);
+    };
+    if (fresh->deployment.state_path != loaded_->deployment.state_path ||
+        server(fresh->deployment) != server(loaded_->deployment))
       throw Exit{kExitBadInput, "the state database changed: restart retentiond to use another one"};
     cron_ = *CronSchedule::Parse(fresh->deployment.schedule.cron);
     loaded_ = std::move(fresh);

@@ -152,9 +152,14 @@ int RunRun(const PlanRunOptions& o) {
     // Lease-sharded (docs/scaling.md): one run per binding this instance claimed.
     if (out->leased.empty())
       std::cout << "\nNo binding left to claim: the other instances hold or have done every one for this date\n";
-    for (const auto& l : out->leased)
+    for (const auto& l : out->leased) {
       std::cout << fmt::format("\nBinding {} (leased): run #{} {}. Certificate: {}\n", l.binding, l.run_id, l.status,
                                l.certificate_text);
+      if (l.lease_lost)
+        std::cerr << fmt::format("retention: the lease of binding {} was lost: this instance paused longer than "
+                                 "lease_seconds and another instance took the binding over; what was applied before "
+                                 "is audited\n", l.binding);
+    }
   } else {
     std::cout << fmt::format("\nRun #{} {}. Certificate: {} (and {})\n", out->run_id,
                              out->incomplete ? "incomplete" : "done", out->certificate_text, out->certificate_json);
@@ -169,6 +174,8 @@ int RunRun(const PlanRunOptions& o) {
     code = kExitGuard;
   }
   code = UnavailableExit(*out, code);
+  for (const auto& l : out->leased)
+    if (l.lease_lost) code = kExitFailed;  // before 5 and 3, as for an incomplete run
   if (out->incomplete) {
     std::cerr << "retention: some records could not be acted on safely and were kept (see \"refused\", "
                  "\"skipped at apply\" and \"invalid_fact\" above); the run is incomplete\n";

@@ -231,6 +231,7 @@ class PostgresConnector : public SqlConnector {
   }
 
   Status Begin() override { return Exec("BEGIN", {}); }
+  Status LockForDdl() override { return Exec("SELECT pg_advisory_xact_lock(7305280010)", {}); }
 
   Status Commit() override {
     if (Status s = Connected(); !s.ok()) return s;
@@ -347,6 +348,9 @@ class PostgresState : public StateBackend {
     uint64_t h = 1469598103934665603ULL;  // FNV-1a of the schema name
     for (unsigned char ch : schema_) h = (h ^ ch) * 1099511628211ULL;
     int64_t base = static_cast<int64_t>((h >> 8) & 0x00FFFFFFFFFFFFF0ULL);
+    auto lease = config.options.find("lease_seconds");
+    int seconds = lease == config.options.end() ? 0 : std::atoi(lease->second.c_str());
+    idle_seconds_ = std::max(60, seconds);
     run_lock_ = base + 1;
     holds_lock_ = base + 2;
     chain_lock_ = base + 3;
@@ -355,7 +359,12 @@ class PostgresState : public StateBackend {
 
   Status Open() {
     if (Status s = c_.Open(); !s.ok()) return s;
-    return c_.Exec(fmt::format("SET search_path = \"{}\"", schema_), {});
+    if (Status s = c_.Exec(fmt::format("SET search_path = \"{}\"", schema_), {}); !s.ok()) return s;
+    // A stopped or cut-off instance inside a batch holds the holds lock (shared) and its
+    // lease row: the server ends its transaction after this long, so that holds can be
+    // placed and the other instances go on (its batch is then recovered from the store's
+    // journal by the next run, as after a kill).
+    return c_.Exec(fmt::format("SET idle_in_transaction_session_timeout = '{}s'", idle_seconds_), {});
   }
 
   std::string Label() const override { return "PostgreSQL state database"; }
@@ -383,6 +392,16 @@ class PostgresState : public StateBackend {
         "CREATE TABLE IF NOT EXISTS leases (binding TEXT PRIMARY KEY, owner TEXT, expires_at TIMESTAMPTZ, "
         "done_as_of TEXT, run_id BIGINT)",
     };
+    // Already created (in one transaction, leases last): nothing to lock, so that reading
+    // commands never wait for a batch in progress.
+    bool ready = false;
+    Status found = c_.Query(fmt::format("SELECT to_regclass('\"{}\".leases') IS NOT NULL", schema_), {},
+                            [&](const Row& r) {
+                              ready = r[0].value_or("f") == "t";
+                              return true;
+                            });
+    if (!found.ok()) return found;
+    if (ready) return Status::Ok();
     // Instances starting together would race on CREATE ... IF NOT EXISTS.
     if (Status s = Begin(Txn::kWrite); !s.ok()) return s;
     for (const char* statement : kSchema)
@@ -440,7 +459,8 @@ class PostgresState : public StateBackend {
       return Status::FailedPrecondition(
           shared ? "an exclusive run (an approved plan, --binding, or a state without lease_seconds) holds the "
                    "PostgreSQL state database"
-                 : "another run holds the PostgreSQL state database (one run at a time without lease_seconds)");
+                 : "another run holds the PostgreSQL state database (runs sharing bindings by lease, or an exclusive "
+                   "run: --binding, --approved, or a state without lease_seconds)");
     locked_ = shared ? 2 : 1;
     return Status::Ok();
   }
@@ -469,6 +489,7 @@ class PostgresState : public StateBackend {
 
   PostgresConnector c_;
   std::string schema_;  // a plain identifier (checked when the configuration is read)
+  int idle_seconds_ = 60;
   // Advisory lock keys (one bigint space per database, so derived from the schema).
   int64_t run_lock_ = 0, holds_lock_ = 0, chain_lock_ = 0;
   int locked_ = 0;  // 1 exclusive, 2 shared

@@ -80,8 +80,9 @@ pids+=("$A")
 held=""
 for ((n = 0; n < 300; n++)); do
   # The binding A holds, once it has deleted some of its rows (one query per poll).
-  held=$(sql "SELECT binding FROM ${schema}_state.leases WHERE owner LIKE '%:$A:%' AND EXISTS
-              (SELECT 1 FROM ${schema}_state.audit WHERE kind = 'batch' AND audit.binding = leases.binding)" 2> /dev/null)
+  # (A lease is named "binding (store: table)".)
+  held=$(sql "SELECT split_part(binding, ' ', 1) FROM ${schema}_state.leases WHERE owner LIKE '%:$A:%' AND EXISTS
+              (SELECT 1 FROM ${schema}_state.audit WHERE kind = 'batch' AND audit.binding = split_part(leases.binding, ' ', 1))" 2> /dev/null)
   [ -n "$held" ] && break
   kill -0 "$A" 2> /dev/null || fail "instance A ended before it could be killed"
   sleep 0.05
@@ -91,11 +92,11 @@ done
 B=$!
 pids+=("$B")
 sleep 0.3
-held=$(sql "SELECT binding FROM ${schema}_state.leases WHERE owner LIKE '%:$A:%'")
+held=$(sql "SELECT split_part(binding, ' ', 1) FROM ${schema}_state.leases WHERE owner LIKE '%:$A:%'")
 [ -n "$held" ] || fail "instance A finished before it could be killed: raise DUE"
 kill -KILL "$A"
 wait "$A" 2> /dev/null
-killed_at=$(sql "SELECT extract(epoch FROM expires_at) FROM ${schema}_state.leases WHERE binding = '$held'")
+killed_at=$(sql "SELECT extract(epoch FROM expires_at) FROM ${schema}_state.leases WHERE split_part(binding, ' ', 1) = '$held'")
 remaining=$(left "${held#droits_}")
 [ "$remaining" -gt 0 ] || fail "A's binding $held had no due row left when A was killed"
 wait "$B"
@@ -104,7 +105,7 @@ code=$?
 grep -q "Binding droits_.* (leased): run #[0-9]* done" b.log || fail "B ran no binding"
 # B never took the killed binding before its lease expired.
 sql "SELECT CASE WHEN count(*) = 0 THEN 'ok' END FROM ${schema}_state.runs r JOIN ${schema}_state.leases l
-     ON l.run_id = r.id WHERE l.binding = '$held' AND extract(epoch FROM r.started_at::timestamptz) + 1 < $killed_at" |
+     ON l.run_id = r.id WHERE split_part(l.binding, ' ', 1) = '$held' AND extract(epoch FROM r.started_at::timestamptz) + 1 < $killed_at" |
   grep -qx ok || fail "the killed instance's binding was run again before its lease expired"
 
 # Once the lease has expired, B (if it was still running) or a third run claims the killed
@@ -137,4 +138,18 @@ for binding, ds in sorted(seen.items()):
 sys.exit(0 if ok else 1)
 PY
 "$R" audit verify --config c.yaml > verify.log 2>&1 || fail "audit verify failed"
+
+# A second deployment sharing the state schema by mistake, with the same binding names
+# over other tables: its bindings are leased apart (a lease names the store and table),
+# never taken for done because the first deployment's were.
+sql "CREATE TABLE $schema.other_a (id bigint PRIMARY KEY, nir text, fin_droits date);
+     INSERT INTO $schema.other_a SELECT g, 'nir' || g, '2015-01-01' FROM generate_series(1, 50) g;" ||
+  fail "cannot load other_a"
+mkdir second && cp audit.key second/
+sed -n '1,/^bindings:/p' c.yaml > second/c.yaml
+sed -n '/name: droits_a$/,/guard:/p' c.yaml | sed "s/$schema.droits_a/$schema.other_a/" | sed '1s/^/  - rule: F01.droits\n/' >> second/c.yaml
+(cd second && "$R" run --config c.yaml --policies "$P" --as-of 2025-03-01 > run.log 2>&1) ||
+  fail "the second deployment's run failed: $(cat second/run.log)"
+grep -q "Binding droits_a (leased): run #[0-9]* done" second/run.log || fail "the second deployment ran nothing"
+[ "$(sql "SELECT count(*) FROM $schema.other_a")" = 0 ] || fail "the second deployment's due rows were left"
 echo PASS

@@ -100,6 +100,7 @@ struct RunOutcome {
     int64_t run_id = 0;
     std::string status;
     std::string certificate_text;
+    bool lease_lost = false;  // another instance took the binding over (this one stalled past its lease)
   };
   std::vector<LeasedBinding> leased;
   bool by_lease = false;  // the run divided the bindings by lease (even if it claimed none)

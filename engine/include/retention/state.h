@@ -147,7 +147,8 @@ class StateDb {
   // lease expires and its binding can be claimed again.
   Result<std::optional<std::string>> ClaimBinding(const std::vector<std::string>& bindings, Date as_of,
                                                   const std::string& owner, int seconds);
-  // Extends a lease; false when it was lost (it expired and another instance took it).
+  // Extends a lease, even one past its expiry that no other instance has claimed since;
+  // false when it was lost (another instance took it).
   Result<bool> RenewLease(const std::string& binding, const std::string& owner, int seconds);
   // Gives a lease back; `done` records the binding completed for `as_of` by `run_id`.
   Status ReleaseLease(const std::string& binding, const std::string& owner, Date as_of, bool done, int64_t run_id);
@@ -222,7 +223,7 @@ class StateDb {
 
  private:
   explicit StateDb(std::unique_ptr<Impl> impl);
-  Result<AuditVerification> VerifyAuditInSnapshot() const;
+  Result<AuditVerification> VerifyAuditInSnapshot(const std::optional<std::string>& anchors) const;
   std::unique_ptr<Impl> impl_;
 };
 

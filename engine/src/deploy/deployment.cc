@@ -25,7 +25,11 @@ bool IsValidIdentifier(const std::string& name, bool allow_schema) {
 
 std::string Deployment::LocalStatePath() const {
   if (!state_path.empty()) return state_path;
-  return (fs::path(path).parent_path() / "state").lexically_normal().string();
+  std::string name = "state";
+  if (state_server)
+    if (auto schema = state_server->options.find("schema"); schema != state_server->options.end())
+      name += "." + schema->second;
+  return (fs::path(path).parent_path() / name).lexically_normal().string();
 }
 
 const StoreConfig* Deployment::FindStore(const std::string& name) const {
@@ -114,14 +118,23 @@ class DeploymentReader {
     else if (s.dsn_env.empty() == s.dsn_file.empty())
       r_.Error(node, "a postgres state database needs one of 'dsn_env' (an environment variable) or 'dsn_file'");
     s.options["schema"] = r_.String(node, "schema").value_or("retention_state");
-    if (!IsValidIdentifier(s.options["schema"], false))
+    const std::string& schema = s.options["schema"];
+    std::string lower = schema;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    if (!IsValidIdentifier(schema, false))
       r_.Error(node["schema"], fmt::format("state schema '{}' is not a plain SQL identifier (letters, digits, _)",
-                                           s.options["schema"]));
+                                           schema));
+    else if (lower == "public" || lower == "information_schema" || lower.rfind("pg_", 0) == 0)
+      r_.Error(node["schema"], fmt::format("state schema '{}' is the database's own: the state database needs a "
+                                           "schema of its own (the default is retention_state)", schema));
     if (node["lease_seconds"]) {
       auto seconds = r_.Int(node, "lease_seconds");
       if (seconds && (*seconds < 1 || *seconds > 86400))
         r_.Error(node["lease_seconds"], "lease_seconds must be 1..86400 (how long a dead instance keeps its bindings)");
-      else if (seconds) d->lease_seconds = *seconds;
+      else if (seconds) {
+        d->lease_seconds = *seconds;
+        s.options["lease_seconds"] = std::to_string(*seconds);
+      }
     }
     d->state_server = std::move(s);
   }
@@ -134,7 +147,7 @@ class DeploymentReader {
   // Anchors of the audit chain and the key that signs certificates.
   void ReadProofSettings(const YAML::Node& root, Deployment* d) {
     // A server state database is anchored by each host, beside the configuration.
-    d->anchor_file = d->state_server ? Resolve("state.anchors")
+    d->anchor_file = d->state_server ? Resolve("state." + d->state_server->options.at("schema") + ".anchors")
                      : d->state_path.empty() ? "" : d->state_path + ".anchors";
     if (YAML::Node a = root["audit_anchor"]; a && r_.CheckMap(a, "audit_anchor", {"file", "syslog"}, {})) {
       std::string file = r_.String(a, "file").value_or(d->anchor_file);

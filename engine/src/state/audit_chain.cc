@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -200,7 +202,8 @@ AuditVerification VerifyRuns(AuditVerification v, const std::vector<RunRecord>& 
 // A shared chain (several instances, docs/scaling.md) is anchored by each host in its own
 // file: a host's anchors check the heads it saw, in any order (two processes may append
 // their lines out of order), and cannot cover the entries other hosts wrote.
-AuditVerification VerifyAnchors(AuditVerification v, const AnchorSettings& anchors, const std::vector<AuditEntry>& entries,
+AuditVerification VerifyAnchors(AuditVerification v, const AnchorSettings& anchors,
+                                const std::optional<std::string>& text, const std::vector<AuditEntry>& entries,
                                 bool shared) {
   if (anchors.file.empty()) {
     v.anchor_note = anchors.syslog ? "anchors go to syslog only: compare them with `audit show`" : "no anchors configured";
@@ -216,14 +219,18 @@ AuditVerification VerifyAnchors(AuditVerification v, const AnchorSettings& ancho
       must_cover = latest;
       latest = e.id;
     }
-  std::ifstream in(anchors.file);
-  if (!in) {
+  if (!text) {
+    if (shared) {
+      v.anchor_note = "no anchor from this host yet (a shared chain: each host anchors the heads it wrote)";
+      return v;
+    }
     if (must_cover == 0) {
       v.anchor_note = "no anchor yet: at most the last run end or hold change, interrupted before its anchor";
       return v;
     }
     return Broken(v, 0, fmt::format("the anchor file {} is missing", anchors.file));
   }
+  std::istringstream in(*text);
   std::string line;
   int64_t number = 0, last = 0;
   while (std::getline(in, line)) {
@@ -360,18 +367,26 @@ Result<std::vector<AuditEntry>> StateDb::Audit(std::optional<int64_t> run_id) co
 }
 
 Result<AuditVerification> StateDb::VerifyAudit() const {
+  // The anchor file is read before the snapshot is taken: an anchor is written after its
+  // entries are committed, so every line read then is within the snapshot, even while
+  // other processes append entries and anchors.
+  std::optional<std::string> anchors;
+  if (!impl_->anchors.file.empty()) {
+    std::ifstream in(impl_->anchors.file);
+    if (in) anchors = std::string(std::istreambuf_iterator<char>(in), {});
+  }
   // One snapshot of every table: another instance sharing the database may append
   // meanwhile (a run row and its run_start entry are committed together).
   Result<AuditVerification> out = Status::Internal("audit verification did not run");
   Status s = impl_->Transaction([&]() -> Status {
-    out = VerifyAuditInSnapshot();
+    out = VerifyAuditInSnapshot(anchors);
     return out.ok() ? Status::Ok() : out.status();
   }, StateBackend::Txn::kRead);
   if (!s.ok()) return s;
   return out;
 }
 
-Result<AuditVerification> StateDb::VerifyAuditInSnapshot() const {
+Result<AuditVerification> StateDb::VerifyAuditInSnapshot(const std::optional<std::string>& anchors) const {
   // Read row by row: each entry is checked as it is read and kept without its key
   // digests (the bulk of a long history), so memory does not grow with the records
   // the history changed.
@@ -388,7 +403,7 @@ Result<AuditVerification> StateDb::VerifyAuditInSnapshot() const {
   AuditVerification v = check.Result();
   if (!v.ok) return v;
   entries.shrink_to_fit();
-  v = VerifyAnchors(v, impl_->anchors, entries, impl_->sql->Shared());
+  v = VerifyAnchors(v, impl_->anchors, anchors, entries, impl_->sql->Shared());
   if (!v.ok) return v;
   auto table = Holds(true);
   if (!table.ok()) return table.status();

@@ -196,7 +196,7 @@ Result<bool> StateDb::RenewLease(const std::string& binding, const std::string& 
   bool kept = false;
   Status s = impl_->Query(
       "UPDATE leases SET expires_at = now() + make_interval(secs => ?::int) "
-      "WHERE binding = ? AND owner = ? AND expires_at >= now() RETURNING binding",
+      "WHERE binding = ? AND owner = ? RETURNING binding",
       {std::to_string(seconds), binding, owner}, [&](const StateRow&) { kept = true; });
   if (!s.ok()) return s;
   return kept;

@@ -20,13 +20,23 @@ constexpr size_t kDigestsPerRow = 200;
 
 Result<std::string> SqlConnector::WriteJournal(const ApplyRequest& request, const std::vector<std::string>& applied) {
   if (!request.key_digest || applied.empty()) return std::string();
-  if (Status s = Exec(fmt::format("CREATE TABLE IF NOT EXISTS {} (batch TEXT NOT NULL, seq INTEGER NOT NULL, "
-                                  "run_id TEXT NOT NULL, binding TEXT NOT NULL, action TEXT NOT NULL, "
-                                  "key_digest TEXT NOT NULL, PRIMARY KEY (batch, seq))",
-                                  kJournal),
-                      {});
-      !s.ok())
-    return s;
+  if (!journal_ready_) {
+    // Instances starting together on a new database would race on CREATE TABLE IF NOT
+    // EXISTS (PostgreSQL: a unique violation): the first creation is serialized.
+    auto exists = TableExists("_retention_journal");
+    if (!exists.ok()) return exists.status();
+    if (!*exists) {
+      if (Status s = LockForDdl(); !s.ok()) return s;
+      if (Status s = Exec(fmt::format("CREATE TABLE IF NOT EXISTS {} (batch TEXT NOT NULL, seq INTEGER NOT NULL, "
+                                      "run_id TEXT NOT NULL, binding TEXT NOT NULL, action TEXT NOT NULL, "
+                                      "key_digest TEXT NOT NULL, PRIMARY KEY (batch, seq))",
+                                      kJournal),
+                          {});
+          !s.ok())
+        return s;
+    }
+    journal_ready_ = *exists;  // once seen committed (a creation may still roll back)
+  }
   std::string batch = fmt::format("{}:{}:{}", request.run_id, request.binding->name, ++journal_seq_);
   // A row holds the digests of up to kDigestsPerRow keys, comma-separated (a digest is
   // hexadecimal): a few rows per batch instead of one per record.

@@ -47,6 +47,9 @@ class SqlConnector : public Connector {
   virtual void Rollback() = 0;
   // Whether `table` exists (for creating archive tables).
   virtual Result<bool> TableExists(const std::string& table) = 0;
+  // Serializes the creation of the engine's own tables with other instances, until the
+  // transaction ends (PostgreSQL: an advisory lock; SQLite's write lock already does).
+  virtual Status LockForDdl() { return Status::Ok(); }
   // The condition "the key column `key` of `table` (as the SQL expression `column_sql`)
   // equals one of `keys`", appending its parameters to `params` (placeholders numbered
   // after those already there). Keys are text; the default compares them as text, which
@@ -79,6 +82,7 @@ class SqlConnector : public Connector {
   // Inside Apply's transaction: journals the applied keys' digests; the batch's id.
   Result<std::string> WriteJournal(const ApplyRequest& request, const std::vector<std::string>& applied);
   int64_t journal_seq_ = 0;
+  bool journal_ready_ = false;  // the journal table was seen to exist
 };
 
 }  // namespace retention
