@@ -15,8 +15,22 @@
 #include <fmt/format.h>
 
 #include "postgres/pg_handle.h"
+#include "retention/status.h"
 
 namespace retention::testing {
+
+// A status that must be OK (its message shown when it is not).
+inline void RequireOk(const Status& status) {
+  INFO(status.message());
+  REQUIRE(status.ok());
+}
+
+// The value of a result that must be OK.
+template <typename T>
+T ValueOf(Result<T> result) {
+  RequireOk(result.status());
+  return std::move(result).value();
+}
 
 class PgSession {
  public:

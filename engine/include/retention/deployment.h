@@ -110,9 +110,11 @@ struct Deployment {
   std::string hash;            // sha256 of the configuration file's bytes
 
   const StoreConfig* FindStore(const std::string& name) const;
-  // What this instance's local files (certificates/, the daemon lock) are named after:
-  // the state file, or "<configuration folder>/state" with a server state database.
+  // What this instance's local files (the anchors, the daemon lock) are named after: the
+  // state file, or "<configuration folder>/state.<schema>" with a server state database.
   std::string LocalStatePath() const;
+  // Where runs write their certificates: certificates/ beside LocalStatePath().
+  std::string CertificatesDir() const;
   const Binding* FindBinding(const std::string& name) const;
 };
 

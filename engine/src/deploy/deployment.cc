@@ -25,11 +25,15 @@ bool IsValidIdentifier(const std::string& name, bool allow_schema) {
 
 std::string Deployment::LocalStatePath() const {
   if (!state_path.empty()) return state_path;
-  std::string name = "state";
-  if (state_server)
-    if (auto schema = state_server->options.find("schema"); schema != state_server->options.end())
-      name += "." + schema->second;
-  return (fs::path(path).parent_path() / name).lexically_normal().string();
+  if (!state_server) return (fs::path(path).parent_path() / "state").lexically_normal().string();
+  // Relative to the configuration's folder, as the state server's own settings.
+  auto schema = state_server->options.find("schema");
+  std::string name = "state." + (schema == state_server->options.end() ? "retention_state" : schema->second);
+  return (fs::path(state_server->base_dir) / name).lexically_normal().string();
+}
+
+std::string Deployment::CertificatesDir() const {
+  return (fs::path(LocalStatePath()).parent_path() / "certificates").string();
 }
 
 const StoreConfig* Deployment::FindStore(const std::string& name) const {
@@ -147,8 +151,7 @@ class DeploymentReader {
   // Anchors of the audit chain and the key that signs certificates.
   void ReadProofSettings(const YAML::Node& root, Deployment* d) {
     // A server state database is anchored by each host, beside the configuration.
-    d->anchor_file = d->state_server ? Resolve("state." + d->state_server->options.at("schema") + ".anchors")
-                     : d->state_path.empty() ? "" : d->state_path + ".anchors";
+    d->anchor_file = d->state_server || !d->state_path.empty() ? d->LocalStatePath() + ".anchors" : "";
     if (YAML::Node a = root["audit_anchor"]; a && r_.CheckMap(a, "audit_anchor", {"file", "syslog"}, {})) {
       std::string file = r_.String(a, "file").value_or(d->anchor_file);
       d->anchor_file = file == "none" ? "" : Resolve(file);

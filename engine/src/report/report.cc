@@ -76,7 +76,7 @@ Status AddHistory(const Deployment& d, const PolicySet& policies, const StateDb&
   for (auto& run : *runs) by_id[run.id] = run;
   auto audit = state.Audit(std::nullopt);
   if (!audit.ok()) return audit.status();
-  fs::path certificates = fs::path(d.LocalStatePath()).parent_path() / "certificates";
+  fs::path certificates = d.CertificatesDir();
   for (const auto& e : *audit) {
     if (e.kind != audit_kind::kBatch || e.count == 0) continue;
     auto action = PhaseFromName(e.action);

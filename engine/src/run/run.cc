@@ -120,12 +120,14 @@ Status CheckRun(const Deployment& deployment, const PolicySet& policies, const S
   if (*last && (*last)->as_of > as_of)
     return Status::FailedPrecondition(fmt::format("clock guard: the last run (#{}) was as of {}, after {}; refusing to "
                                                   "run backwards", (*last)->id, (*last)->as_of.ToString(), as_of.ToString()));
-  auto verification = chain_verified ? Result<AuditVerification>(AuditVerification{}) : state.VerifyAudit();
-  if (!verification.ok()) return verification.status();
-  if (!verification->ok)
-    return Status::FailedPrecondition(fmt::format("the audit chain does not verify (at {}: {}); nothing was changed: "
-                                                  "see `retention audit verify`", verification->first_bad_id,
-                                                  verification->problem));
+  if (!chain_verified) {
+    auto verification = state.VerifyAudit();
+    if (!verification.ok()) return verification.status();
+    if (!verification->ok)
+      return Status::FailedPrecondition(fmt::format("the audit chain does not verify (at {}: {}); nothing was "
+                                                    "changed: see `retention audit verify`",
+                                                    verification->first_bad_id, verification->problem));
+  }
   if (o.approved)
     return internal::CheckApproval(*o.approved, state, policies.hash, deployment.hash, today, as_of);
   return Status::Ok();
@@ -217,7 +219,7 @@ Status Finish(const Deployment& deployment, StateDb* state, const RunOptions& o,
   }
   if (Status s = state->EndRun(out->run_id, status, counts.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)); !s.ok()) return s;
   std::string dir = o.certificate_dir.empty()
-                        ? (fs::path(deployment.LocalStatePath()).parent_path() / "certificates").string()
+                        ? deployment.CertificatesDir()
                         : o.certificate_dir;
   std::error_code ec;
   fs::create_directories(dir, ec);
