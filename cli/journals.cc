@@ -25,9 +25,14 @@ void RecoverJournalsBeforeVerify(OpenedDeployment& loaded) {
   auto r = RecoverInterruptedBatches(loaded.deployment, *stores, &state, loaded.policies.hash);
   state.Unlock();
   if (!r.ok()) std::cout << "journals not checked: " << r.status().message() << "\n";
-  else if (r->recorded > 0)
-    std::cout << fmt::format("recorded {} batch(es), {} record(s), changed by an interrupted run\n", r->recorded,
-                             r->records);
+  else {
+    if (r->recorded > 0)
+      std::cout << fmt::format("recorded {} batch(es), {} record(s), changed by an interrupted run\n", r->recorded,
+                               r->records);
+    if (r->foreign > 0)
+      std::cout << fmt::format("{} interrupted batch(es) of another deployment sharing a store: left for it\n",
+                               r->foreign);
+  }
 }
 
 }  // namespace retention::cli

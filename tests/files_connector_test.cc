@@ -426,3 +426,28 @@ TEST_CASE("files: a batch interrupted while its journal was written moved nothin
   CHECK_FALSE(fs::exists(trash / "run-6"));
   CHECK(Files(dir.path() / "store") == std::vector<std::string>{"x.wav"});
 }
+
+TEST_CASE("files: a trash batch names the deployment that staged it", "[files][recovery]") {
+  TempDir dir;
+  Write(dir.path() / "store/a/1.wav", "1");
+  Store store(dir.path() / "store", "calls");
+  REQUIRE(store.Scan().ok());
+  ApplyRequest req;
+  req.binding = &store.binding;
+  req.action = Phase::kDelete;
+  req.keys = {"a/1.wav"};
+  req.run_id = "run-7";
+  req.key_digest = [](const std::string& k) { return "digest of " + k; };
+  auto r = store.connector->Apply(req);
+  REQUIRE(r.ok());
+  REQUIRE(r->applied == req.keys);
+  CHECK(Content(dir.path() / "store/.retention-trash/run-7/0/journal") ==
+        std::string("retention-trash 1\nrun run-7\nbinding calls.binding\naction delete\nowner digest%20of%20") +
+            kJournalOwner + "\nfile 0 a/1.wav\n");
+  store.Reopen();
+  auto found = store.connector->Recover();
+  REQUIRE(found.ok());
+  REQUIRE(found->size() == 1);
+  CHECK(found->front().owner == std::string("digest of ") + kJournalOwner);
+  CHECK(found->front().keys == req.keys);
+}

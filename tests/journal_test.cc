@@ -145,3 +145,50 @@ TEST_CASE("A journaled batch for a binding the configuration lost stops the run"
   CHECK_THAT(r.status().message(), Catch::Contains("F05.prestations"));
   CHECK(env.Journal().size() == 2);  // nothing dropped
 }
+
+TEST_CASE("A batch journaled by another deployment sharing the store is left for that deployment", "[journal]") {
+  JournalEnv env;
+  env.InterruptedRun(false);
+  // Another deployment: the same store and binding names, its own state and audit key.
+  auto other = StateDb::Open(env.dir / "other-state.db", "another deployment's audit key");
+  REQUIRE(other.ok());
+  auto r = RecoverInterruptedBatches(env.load.deployment, *env.stores, &*other, "policies");
+  REQUIRE(r.ok());
+  CHECK(r->foreign == 1);
+  CHECK(r->batches == 0);
+  CHECK(r->recorded == 0);
+  CHECK(other->Audit(std::nullopt)->empty());  // never recorded in the wrong audit
+  CHECK(env.Journal().size() == 2);            // nor dropped
+
+  auto mine = RecoverInterruptedBatches(env.load.deployment, *env.stores, &*env.state, "policies");
+  REQUIRE(mine.ok());
+  CHECK(mine->foreign == 0);
+  CHECK(mine->recorded == 1);
+  CHECK(env.Journal().empty());
+}
+
+TEST_CASE("A journal written before owners were recorded is still recovered and gains the owner column", "[journal]") {
+  JournalEnv env;
+  std::string d1 = env.state->Digest("1"), d2 = env.state->Digest("2");
+  {
+    SqliteDb db(env.dir / "main.db");
+    db.Exec("CREATE TABLE \"_retention_journal\" (batch TEXT NOT NULL, seq INTEGER NOT NULL, run_id TEXT NOT NULL, "
+            "binding TEXT NOT NULL, action TEXT NOT NULL, key_digest TEXT NOT NULL, PRIMARY KEY (batch, seq))");
+    db.Exec(fmt::format("INSERT INTO \"_retention_journal\" VALUES ('run-3:F05.prestations:1', 0, 'run-3', "
+                        "'F05.prestations', 'archive', '{},{}')",
+                        d1, d2));
+  }
+  auto other = StateDb::Open(env.dir / "other-state.db", "another deployment's audit key");
+  REQUIRE(other.ok());
+  // Without an owner the batch is taken as before (a binding unknown to the deployment stops it).
+  auto r = RecoverInterruptedBatches(env.load.deployment, *env.stores, &*env.state, "policies");
+  REQUIRE(r.ok());
+  CHECK(r->foreign == 0);
+  CHECK(r->recorded == 1);
+  CHECK(env.state->Audit(3)->front().key_digests == std::vector<std::string>{d1, d2});
+
+  // The next journaled batch adds the column and names its deployment.
+  env.InterruptedRun(false);
+  CHECK(SqliteDb(env.dir / "main.db").Column("SELECT DISTINCT owner FROM _retention_journal") ==
+        std::vector<std::string>{env.state->Digest(kJournalOwner)});
+}

@@ -78,7 +78,9 @@ class FilesConnector : public Connector {
       else if (!o.failure.empty()) result.failed.push_back({key, o.failure});
     }
     if (batch.moves.empty()) return result;
-    auto staged = trash_.Stage(request.run_id, b.name, request.action, batch.moves, &result.applied, &result.failed);
+    const std::string owner = request.key_digest ? request.key_digest(kJournalOwner) : std::string();
+    auto staged = trash_.Stage(request.run_id, owner, b.name, request.action, batch.moves, &result.applied,
+                               &result.failed);
     if (!staged.ok()) return staged.status();  // nothing was moved
     result.staged = *staged;
     return result;

@@ -37,10 +37,11 @@ bool SplitId(const std::string& id, std::string* run, std::string* seq) {
   return ok(*run) && ok(*seq);
 }
 
-std::string Journal(const std::string& run_id, const std::string& binding, Phase action,
+std::string Journal(const std::string& run_id, const std::string& owner, const std::string& binding, Phase action,
                     const std::vector<TrashMove>& moves) {
   std::string text = fmt::format("{}\nrun {}\nbinding {}\naction {}\n", kHeader, Escape(run_id), Escape(binding),
                                  PhaseName(action));
+  if (!owner.empty()) text += fmt::format("owner {}\n", Escape(owner));
   for (size_t i = 0; i < moves.size(); ++i) text += fmt::format("file {} {}\n", i, Escape(moves[i].key));
   return text;
 }
@@ -88,7 +89,8 @@ Status RemoveEmptyDir(int parent, const std::string& name) {
 
 }  // namespace
 
-Result<std::string> Trash::Stage(const std::string& run_id, const std::string& binding, Phase action,
+Result<std::string> Trash::Stage(const std::string& run_id, const std::string& owner, const std::string& binding,
+                                 Phase action,
                                  const std::vector<TrashMove>& moves, std::vector<std::string>* moved,
                                  std::vector<ApplyFailure>* failed) {
   std::string run = RunDirName(run_id), seq;
@@ -96,7 +98,7 @@ Result<std::string> Trash::Stage(const std::string& run_id, const std::string& b
   if (!run_dir.ok()) return run_dir.status();
   auto batch = NewBatchDir(run_dir->get(), &seq);
   if (!batch.ok()) return batch.status();
-  Status s = WriteJournal(batch->get(), Journal(run_id, binding, action, moves));
+  Status s = WriteJournal(batch->get(), Journal(run_id, owner, binding, action, moves));
   if (!s.ok()) return s;
   for (size_t i = 0; i < moves.size(); ++i) {
     auto error = MoveOne(moves[i], batch->get(), std::to_string(i));
@@ -161,6 +163,7 @@ Result<std::optional<StagedBatch>> Trash::ReadBatch(int batch_dir, const std::st
     struct stat st;
     if (word == "run") batch.run_id = raw;
     else if (word == "binding") batch.binding = raw;
+    else if (word == "owner") batch.owner = raw;
     else if (word == "action") batch.action = raw == PhaseName(Phase::kArchive) ? Phase::kArchive : Phase::kDelete;
     else if (word == "file" && StatAt(batch_dir, slot, &st) && S_ISREG(st.st_mode)) batch.keys.push_back(raw);
   }

@@ -40,8 +40,8 @@ class Trash {
   explicit Trash(int root) : root_(root) {}
 
   // Journals and moves `moves` into a new batch of run `run_id`; each key ends up in
-  // `moved` or in `failed`. Returns the batch id (for Confirm).
-  Result<std::string> Stage(const std::string& run_id, const std::string& binding, Phase action,
+  // `moved` or in `failed`. Returns the batch id (for Confirm). `owner`: StagedBatch::owner.
+  Result<std::string> Stage(const std::string& run_id, const std::string& owner, const std::string& binding, Phase action,
                             const std::vector<TrashMove>& moves, std::vector<std::string>* moved,
                             std::vector<ApplyFailure>* failed);
   // Marks the batch recorded, then unlinks its files. A batch already gone is fine.

@@ -46,6 +46,8 @@ for t in "${tables[@]}"; do
     fail "cannot load droits_$t"
 done
 
+# The store's journal lands in the connection's schema, dropped with the test's data.
+export LEASE_STORE_PG="$RETENTION_TEST_PG options=-csearch_path=$schema"
 printf 'k3y-for-the-lease-test\n' > audit.key
 chmod 600 audit.key
 LEASE=4
@@ -53,7 +55,7 @@ LEASE=4
   echo "state: {type: postgres, dsn_env: RETENTION_TEST_PG, schema: ${schema}_state, lease_seconds: $LEASE}"
   echo "audit_key: {file: audit.key}"
   echo "stores:"
-  echo "  pg: {type: postgres, dsn_env: RETENTION_TEST_PG}"
+  echo "  pg: {type: postgres, dsn_env: LEASE_STORE_PG}"
   echo "bindings:"
   for t in "${tables[@]}"; do
     cat <<YAML
@@ -138,6 +140,7 @@ for binding, ds in sorted(seen.items()):
 sys.exit(0 if ok else 1)
 PY
 "$R" audit verify --config c.yaml > verify.log 2>&1 || fail "audit verify failed"
+[ "$(sql "SELECT count(*) FROM $schema._retention_journal")" = 0 ] || fail "the store's journal was left with batches"
 
 # A second deployment sharing the state schema by mistake, with the same binding names
 # over other tables: its bindings are leased apart (a lease names the store and table),

@@ -37,6 +37,8 @@ namespace {
 
 using namespace retention;
 using retention::testing::PgSession;
+using retention::testing::RequireOk;
+using retention::testing::ValueOf;
 using Cell = PgSession::Cell;
 using Strings = std::vector<std::string>;
 
@@ -60,17 +62,6 @@ void Insert(PgSession& db, const std::string& table, const std::string& values) 
 // The ids left in a table of the session's schema, in order.
 Strings Ids(PgSession& db, const std::string& table) {
   return db.Column(fmt::format("SELECT id FROM {} ORDER BY id", db.T(table)));
-}
-
-void RequireOk(const Status& status) {
-  INFO(status.message());
-  REQUIRE(status.ok());
-}
-
-template <typename T>
-T Value(Result<T> result) {
-  RequireOk(result.status());
-  return std::move(result).value();
 }
 
 const char* kStores =
@@ -125,7 +116,7 @@ Stores Open(const Deployment& deployment) {
   ConnectorRegistry registry;
   RegisterBuiltinConnectors(registry);
   REQUIRE(registry.Has("postgres"));
-  return Value(Stores::Open(deployment, registry));
+  return ValueOf(Stores::Open(deployment, registry));
 }
 
 // Open, and every binding's table and columns are there.
@@ -145,7 +136,7 @@ StoreConfig MainStore() {
 std::unique_ptr<Connector> Connect() {
   StoreConfig store = MainStore();
   store.dsn_env = "RETENTION_TEST_PG";
-  return Value(OpenPostgresConnector(store));
+  return ValueOf(OpenPostgresConnector(store));
 }
 
 Date D(const char* text) {
@@ -169,7 +160,7 @@ Plan Run(const Deployment& deployment, const Stores& stores, const char* as_of, 
   options.run_id = fmt::format("run-{}", as_of);
   options.pseudonymise_keys = o.keys;
   options.only_bindings = o.only;
-  return Value(Execute(deployment, Policies(), stores, options));
+  return ValueOf(Execute(deployment, Policies(), stores, options));
 }
 
 const BindingPlan& Of(const Plan& plan, const std::string& name) {
@@ -258,7 +249,7 @@ TEST_CASE("postgres: Describe and ValidateSchemas locate a missing column", "[po
               "code character(3), maj timestamp with time zone");
   auto c = Connect();
 
-  auto columns = Value(c->Describe(db.T("droits")));
+  auto columns = ValueOf(c->Describe(db.T("droits")));
   REQUIRE(columns.size() == 6);
   CHECK(columns[0].name == "id");
   CHECK(columns[0].type == "integer");
@@ -382,7 +373,7 @@ TEST_CASE("postgres: F05.prestations are archived in the same database, then del
                                      "F05.prestations", "run-2025-06-15"});
   // The archive table keeps the source's types and is keyed by the source's key.
   auto c = Connect();
-  auto columns = Value(c->Describe(archive));
+  auto columns = ValueOf(c->Describe(archive));
   CHECK(columns[0].primary_key);
   CHECK(columns[3].type == "numeric(10,2)");
   CHECK(columns[1].type == "character varying(15)");
@@ -417,13 +408,13 @@ TEST_CASE("postgres: WriteArchive twice adds no duplicate and never overwrites a
   rows.rule_id = "F05.prestations";
   rows.run_id = "run-1";
   rows.archived_at = D("2025-06-15");
-  CHECK(Value(c->WriteArchive(rows)).refused.empty());
+  CHECK(ValueOf(c->WriteArchive(rows)).refused.empty());
   // The same rows again (a retried run), one of them changed meanwhile: what is there
   // stays, and the changed one is refused (its source record is then kept).
   rows.rows[0][1] = Cell("changed");
   rows.run_id = "run-2";
   rows.rows.push_back({Cell("3"), Cell("1800101000003"), Cell("2021-02-03")});
-  CHECK(Value(c->WriteArchive(rows)).refused == Strings{"1"});
+  CHECK(ValueOf(c->WriteArchive(rows)).refused == Strings{"1"});
   auto stored = db.Query(fmt::format("SELECT id, nir, paid, archived_at, rule_id, run_id FROM {} ORDER BY id", rows.table));
   REQUIRE(stored.size() == 3);
   CHECK(stored[0] == std::vector<Cell>{"1", "1800101000001", "2020-01-01", "2025-06-15", "F05.prestations", "run-1"});
@@ -767,7 +758,7 @@ TEST_CASE("postgres: a policy change's impact and a retention lock, through the 
   REQUIRE_FALSE(HasErrors(shortened.diagnostics));
   ImpactOptions io;
   io.as_of = D("2025-03-01");
-  PolicyImpact impact = Value(EvaluateImpact(d, Policies(), shortened.policies, stores, io));
+  PolicyImpact impact = ValueOf(EvaluateImpact(d, Policies(), shortened.policies, stores, io));
   REQUIRE(impact.bindings.size() == 1);
   const BindingImpact& b = impact.bindings[0];
   CHECK(b.records == 5);
@@ -781,7 +772,7 @@ TEST_CASE("postgres: a policy change's impact and a retention lock, through the 
   auto dir = std::filesystem::temp_directory_path() / ("retention-pg-lock-" + RandomSuffix());
   std::filesystem::create_directories(dir);
   {
-    StateDb state = Value(StateDb::Open((dir / "state.db").string(), "k3y-for-the-postgres-lock-test"));
+    StateDb state = ValueOf(StateDb::Open((dir / "state.db").string(), "k3y-for-the-postgres-lock-test"));
     RequireOk(state.LockRules(Policies(), {"F01.droits"}, "durée validée", "DPO"));
     Deployment bound = d;
     for (auto& binding : bound.bindings) binding.rule = shortened.policies.FindRule(binding.rule_id);
@@ -863,7 +854,7 @@ TEST_CASE("postgres: a partition whose every row is due is dropped whole, audite
     batches.push_back(b);
     return Status::Ok();
   };
-  Plan plan = Value(Execute(d, Policies(), stores, options));
+  Plan plan = ValueOf(Execute(d, Policies(), stores, options));
   const BindingPlan& b = Of(plan, "F01.droits");
   CHECK(Due(b, Phase::kDelete) == 6);  // 1, 3, 4, 5, 6, 9 (2 is held)
   CHECK(b.operator_held.count == 1);
@@ -889,7 +880,7 @@ TEST_CASE("postgres: a partition whose every row is due is dropped whole, audite
   std::sort(by_rows.begin(), by_rows.end());
   CHECK(by_rows == Strings{"1", "6", "9"});
   // Nothing left in the store's journal once every batch is recorded.
-  auto left = Value(stores.Find("main")->Recover());
+  auto left = ValueOf(stores.Find("main")->Recover());
   CHECK(left.empty());
 }
 
@@ -906,7 +897,7 @@ TEST_CASE("postgres: a row written into a partition after the plan keeps the par
     written = true;
     return Status::Ok();
   };
-  Plan plan = Value(Execute(d, Policies(), stores, options));
+  Plan plan = ValueOf(Execute(d, Policies(), stores, options));
   const BindingPlan& b = Of(plan, "F01.droits");
   CHECK(Applied(b, Phase::kDelete) == 7);  // 1 2 3 4 5 6 9, not 20
   CHECK(b.parts_dropped == 1);             // droits_2010 only: droits_2021 now holds row 20
@@ -926,7 +917,7 @@ TEST_CASE("postgres: a partition dropped but not yet audited is in the store's j
   auto failed = Execute(d, Policies(), stores, options);
   REQUIRE_FALSE(failed.ok());
   CHECK(!TableExists(db, "droits_2010") + !TableExists(db, "droits_2021") == 1);  // the first one only
-  auto staged = Value(stores.Find("main")->Recover());
+  auto staged = ValueOf(stores.Find("main")->Recover());
   REQUIRE(staged.size() == 1);
   CHECK(staged[0].binding == "F01.droits");
   CHECK(staged[0].run_id == "run-1");
@@ -936,7 +927,7 @@ TEST_CASE("postgres: a partition dropped but not yet audited is in the store's j
   CHECK(digests == (TableExists(db, "droits_2010") ? Strings{"digest-3", "digest-4", "digest-5"}
                                                    : Strings{"digest-1", "digest-2"}));
   RequireOk(stores.Find("main")->Confirm(staged[0].id));  // the journal is shared by the database's runs
-  CHECK(Value(stores.Find("main")->Recover()).empty());
+  CHECK(ValueOf(stores.Find("main")->Recover()).empty());
 }
 
 TEST_CASE("postgres: a partitioned table's key must be unique with its partition columns only", "[postgres][keys][partitions]") {
@@ -950,4 +941,48 @@ TEST_CASE("postgres: a partitioned table's key must be unique with its partition
   INFO(Messages(found));
   REQUIRE(found.size() == 1);  // (id, nir) repeats freely within a partition
   CHECK_THAT(found[0].ToString(), Catch::Contains("is not unique"));
+}
+
+TEST_CASE("postgres: a journal made before owners gains the owner column and its rows are still recovered",
+          "[postgres][journal]") {
+  PgSession db;
+  db.Exec(fmt::format("CREATE TABLE {} (batch TEXT NOT NULL, seq INTEGER NOT NULL, run_id TEXT NOT NULL, "
+                      "binding TEXT NOT NULL, action TEXT NOT NULL, key_digest TEXT NOT NULL, PRIMARY KEY (batch, seq))",
+                      db.T("_retention_journal")));
+  db.Exec(fmt::format("INSERT INTO {} VALUES ('run-3:F01.droits:1', 0, 'run-3', 'F01.droits', 'delete', 'd1,d2')",
+                      db.T("_retention_journal")));
+  CreateTable(db, "droits", "id integer PRIMARY KEY, nir text, fin_droits date");
+  Insert(db, "droits", "(1, 'a', '2015-01-01'), (2, 'b', '2015-01-01')");
+  // The store's journal is in the connection's schema: this session's.
+  const std::string dsn = std::string(std::getenv("RETENTION_TEST_PG")) + " options=-csearch_path=" + db.schema();
+  ::setenv("RETENTION_TEST_PG_JOURNAL", dsn.c_str(), 1);
+  StoreConfig store = MainStore();
+  store.dsn_env = "RETENTION_TEST_PG_JOURNAL";
+  std::unique_ptr<Connector> c = ValueOf(OpenPostgresConnector(store));
+
+  auto legacy = ValueOf(c->Recover());
+  REQUIRE(legacy.size() == 1);
+  CHECK(legacy[0].owner.empty());  // unknown owner: taken by the deployment, as before
+  CHECK(legacy[0].key_digests == Strings{"d1", "d2"});
+
+  Binding b;
+  b.name = "F01.droits";
+  b.store = "main";
+  b.table = db.T("droits");
+  b.key = "id";
+  ApplyRequest req;
+  req.binding = &b;
+  req.action = Phase::kDelete;
+  req.keys = {"1"};
+  req.run_id = "run-4";
+  req.still_due = [](const RawRecord&) { return true; };
+  req.key_digest = [](const std::string& k) { return "digest-" + k; };
+  ApplyResult applied = ValueOf(c->Apply(req));
+  CHECK(applied.applied == Strings{"1"});
+  auto both = ValueOf(c->Recover());
+  REQUIRE(both.size() == 2);
+  std::map<std::string, std::string> owners;
+  for (const auto& batch : both) owners[batch.run_id] = batch.owner;
+  CHECK(owners == std::map<std::string, std::string>{{"run-3", ""}, {"run-4", std::string("digest-") + kJournalOwner}});
+  CHECK(Ids(db, "droits") == Strings{"2"});
 }

@@ -92,7 +92,15 @@ struct StagedBatch {
   std::vector<std::string> keys;  // the records changed (and not yet recorded, as far as the store knows)
   // Instead of `keys`: their audit digests (a store's journal never holds raw keys).
   std::vector<std::string> key_digests;
+  // The deployment that staged it: the digest of kJournalOwner under its audit key.
+  // Empty when the store does not say (a journal written before owners were recorded).
+  std::string owner;
 };
+
+// One store may serve several deployments (each with its own state database and audit
+// key). Each journals its batches under key_digest(kJournalOwner) and recovers only its
+// own: another deployment's interrupted batch is never recorded in the wrong audit.
+inline constexpr const char* kJournalOwner = "retention:journal-owner";
 
 // Rows copied into an archive table: the source's columns plus archived_at, rule_id, run_id.
 // The archive table is keyed by the source's key column.

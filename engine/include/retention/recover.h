@@ -19,12 +19,14 @@ struct Recovery {
   int64_t batches = 0;    // journaled batches found
   int64_t recorded = 0;   // of which the audit lacked: now recorded
   int64_t records = 0;    // records in the batches now recorded
+  int64_t foreign = 0;    // batches journaled by another deployment sharing a store: left alone
 };
 
 // Call with the run lock held. A journaled batch names a binding of the deployment;
 // one the configuration no longer has is an error (nothing is dropped). With `mine`,
 // only the batches of the bindings it accepts are taken (a lease-sharded run recovers
-// the binding it leased, never another instance's batch in flight).
+// the binding it leased, never another instance's batch in flight). A batch journaled
+// under another deployment's owner (StagedBatch::owner) is left for that deployment.
 Result<Recovery> RecoverInterruptedBatches(const Deployment& deployment, const Stores& stores, StateDb* state,
                                            const std::string& policy_hash,
                                            const std::function<bool(const std::string&)>& mine = nullptr);

@@ -66,12 +66,17 @@ Result<Recovery> RecoverInterruptedBatches(const Deployment& deployment, const S
                                            const std::string& policy_hash,
                                            const std::function<bool(const std::string&)>& mine) {
   Recovery out;
+  const std::string me = state->Digest(kJournalOwner);
   for (const auto& store : deployment.stores) {
     Connector* connector = stores.Find(store.name);
     if (!connector) continue;
     auto batches = connector->Recover();
     if (!batches.ok()) return batches.status();
     for (const auto& batch : *batches) {
+      if (!batch.owner.empty() && batch.owner != me) {
+        ++out.foreign;
+        continue;
+      }
       if (mine && !mine(batch.binding)) continue;
       ++out.batches;
       if (Status s = RecordBatch(deployment, state, batch, policy_hash, &out); !s.ok()) return s;

@@ -32,7 +32,8 @@ class SqlConnector : public Connector {
   // insert takes them), re-reads and re-checks every row, journals, then DETACH + DROP.
   Result<DropPartResult> DropPart(const DropPartRequest& request) override;
   // The journal (engine/src/store/journal.cc): a table `_retention_journal` in the
-  // store's own schema, written in the transaction of each change.
+  // store's own schema, written in the transaction of each change. Each row names the
+  // deployment that wrote it (StagedBatch::owner).
   Status Confirm(const std::string& staged) override;
   Result<std::vector<StagedBatch>> Recover() override;
 
@@ -81,6 +82,9 @@ class SqlConnector : public Connector {
   Status DeleteKeys(const Binding& binding, const std::vector<std::string>& keys);
   // Inside Apply's transaction: journals the applied keys' digests; the batch's id.
   Result<std::string> WriteJournal(const ApplyRequest& request, const std::vector<std::string>& applied);
+  // Creates the journal table, or adds its `owner` column to one made before owners.
+  Status PrepareJournal();
+  Result<bool> JournalHasOwner();
   int64_t journal_seq_ = 0;
   bool journal_ready_ = false;  // the journal table was seen to exist
 };
