@@ -13,6 +13,7 @@
 #include "retention/connectors.h"
 #include "retention/run.h"
 #include "retention/secrets.h"
+#include "state/state_db.h"
 #include "support/process.h"
 #include "support/demo.h"
 #include "support/sqlite_db.h"
@@ -235,6 +236,124 @@ TEST_CASE("demo: audit tampering is detected and the entry named", "[e2e][audit]
     CHECK(bad.code == 1);
     CHECK(bad.out.find("BROKEN at entry 4") != std::string::npos);
   }
+}
+
+TEST_CASE("demo: a run recomputes the MACs from the head the last run verified and checks every link",
+          "[e2e][audit]") {
+  Demo demo;
+  RunOptions mass;
+  mass.allow_mass = true;
+  REQUIRE(demo.state->AddHold(OperatorHold::Kind::kRule, "F76.dossier_salarie", "", "contentieux prud'homal").ok());
+  REQUIRE(demo.Go("2026-06-30", true, mass).ok());
+  auto second = demo.Go("2026-11-22", true, mass);
+  REQUIRE(second.ok());
+  SqliteDb state(demo.load.deployment.state_path);
+  // The second run's run_start records the head its start verified (the whole chain).
+  const int64_t start = std::stoll(state.One("SELECT MAX(id) FROM audit WHERE kind = 'run_start'"));
+  const int64_t through =
+      std::stoll(state.One(fmt::format("SELECT json_extract(detail, '$.verified.through') FROM audit WHERE id = {}", start)));
+  CHECK(through > 1);
+  CHECK(through < start);
+  CHECK(state.One(fmt::format("SELECT json_extract(detail, '$.verified.head') FROM audit WHERE id = {}", start)) ==
+        state.One(fmt::format("SELECT hash FROM audit WHERE id = {}", through)));
+  {
+    std::ifstream in(second->certificate_json);
+    std::stringstream text;
+    text << in.rdbuf();
+    CHECK(text.str().find(fmt::format("\"audit_macs_from\": {}", through)) != std::string::npos);
+  }
+  auto since = demo.state->VerifyAudit(ChainScope::kSinceVerified);
+  REQUIRE(since.ok());
+  CHECK(since->ok);
+  CHECK(since->macs_from == through);
+  auto full = demo.state->VerifyAudit();
+  REQUIRE(full.ok());
+  CHECK(full->ok);
+  CHECK(full->macs_from == 1);
+  CHECK(full->entries == since->entries);
+  CHECK(full->head == since->head);
+
+  SECTION("an entry after the recorded head, changed") {
+    state.Exec(fmt::format("UPDATE audit SET count = count - 1 WHERE id = {}", start + 1));
+    auto v = demo.state->VerifyAudit(ChainScope::kSinceVerified);
+    REQUIRE(v.ok());
+    CHECK_FALSE(v->ok);
+    CHECK(v->first_bad_id == start + 1);
+    CHECK(demo.Go("2026-11-22", true, mass).status().message().find("does not verify") != std::string::npos);
+  }
+  SECTION("the recorded head replaced") {
+    state.Exec(fmt::format("UPDATE audit SET hash = 'f00d' WHERE id = {}", through));
+    auto v = demo.state->VerifyAudit(ChainScope::kSinceVerified);
+    REQUIRE(v.ok());
+    CHECK_FALSE(v->ok);
+    CHECK(v->first_bad_id == through);
+    CHECK_THAT(v->problem, Catch::Contains("is not as an earlier verification recorded it"));
+  }
+  SECTION("the run_start moved to a later head, to skip entries") {
+    state.Exec(fmt::format("UPDATE audit SET detail = json_set(detail, '$.verified.through', {}) WHERE id = {}",
+                           start, start));
+    auto v = demo.state->VerifyAudit(ChainScope::kSinceVerified);
+    REQUIRE(v.ok());
+    CHECK_FALSE(v->ok);  // its own MAC is recomputed
+    CHECK(v->first_bad_id == start);
+  }
+  SECTION("a link removed before the head") {
+    state.Exec("DELETE FROM audit WHERE id = 2");
+    auto v = demo.state->VerifyAudit(ChainScope::kSinceVerified);
+    REQUIRE(v.ok());
+    CHECK_FALSE(v->ok);
+    CHECK(v->first_bad_id == 3);
+  }
+  SECTION("a hold before the head turned into a batch, its row deleted") {
+    REQUIRE(state.One(fmt::format("SELECT count(*) FROM audit WHERE id < {} AND kind = 'hold_add'", through)) != "0");
+    state.Exec(fmt::format("UPDATE audit SET kind = 'batch' WHERE id = (SELECT MIN(id) FROM audit WHERE kind = 'hold_add') "
+                           "AND id < {}", through));
+    state.Exec("DELETE FROM holds");  // the table then agrees with the rewritten chain
+    auto v = demo.state->VerifyAudit(ChainScope::kSinceVerified);
+    REQUIRE(v.ok());
+    CHECK_FALSE(v->ok);
+    CHECK(v->first_bad_id == through);
+    CHECK_THAT(v->problem, Catch::Contains("the history was rewritten"));
+  }
+  SECTION("a batch before the head turned into a hold release") {
+    state.Exec(fmt::format("UPDATE audit SET kind = 'hold_release' WHERE id = (SELECT MIN(id) FROM audit WHERE kind = "
+                           "'batch')"));
+    auto v = demo.state->VerifyAudit(ChainScope::kSinceVerified);
+    REQUIRE(v.ok());
+    CHECK_FALSE(v->ok);
+  }
+  SECTION("a batch entry before the head rewritten in place: found by the full verification only") {
+    const std::string batch = state.One("SELECT MIN(id) FROM audit WHERE kind = 'batch'");
+    REQUIRE(std::stoll(batch) < through);
+    state.Exec("UPDATE audit SET count = count - 1 WHERE id = " + batch);
+    auto v = demo.state->VerifyAudit(ChainScope::kSinceVerified);
+    REQUIRE(v.ok());
+    CHECK(v->ok);
+    auto whole = demo.state->VerifyAudit();
+    REQUIRE(whole.ok());
+    CHECK_FALSE(whole->ok);
+    CHECK(whole->first_bad_id == std::stoll(batch));
+    Cli verify = Run("audit verify --config " + demo.config);
+    CHECK(verify.code == 1);
+    CHECK(verify.out.find("BROKEN at entry " + batch) != std::string::npos);
+  }
+  SECTION("an entry that is not a batch, before the head, rewritten in place") {
+    state.Exec("UPDATE audit SET detail = json_set(detail, '$.reason', 'none') WHERE kind = 'hold_add'");
+    auto v = demo.state->VerifyAudit(ChainScope::kSinceVerified);
+    REQUIRE(v.ok());
+    CHECK_FALSE(v->ok);
+  }
+}
+
+TEST_CASE("the whole chain is recomputed again once kFullVerifyDays have passed", "[audit]") {
+  Date d = *Date::Parse("2026-11-23");
+  CHECK_FALSE(internal::FullVerificationDue("2026-11-23T02:00:00Z", d));
+  CHECK_FALSE(internal::FullVerificationDue("2026-11-17T02:00:00Z", d));  // 6 days
+  CHECK(internal::FullVerificationDue("2026-11-16T02:00:00Z", d));        // 7 days
+  CHECK(internal::FullVerificationDue("2026-11-24T02:00:00Z", d));        // in the future
+  CHECK(internal::FullVerificationDue("", d));
+  CHECK(internal::FullVerificationDue("yesterday", d));
+  CHECK(kFullVerifyDays == 7);
 }
 
 TEST_CASE("demo: progress on a terminal, quiet otherwise", "[e2e][progress]") {

@@ -113,7 +113,22 @@ struct AuditVerification {
   std::string head;          // hash of the last entry
   int64_t anchors = 0;       // anchors checked
   std::string anchor_note;   // e.g. that no anchor file is configured
+  // The first batch entry whose MAC was recomputed (1: every entry; the entries that are
+  // not batches are always recomputed), and when the whole chain was last recomputed (UTC, "YYYY-MM-DDTHH:MM:SSZ"; this verification's time when full).
+  int64_t macs_from = 1;
+  std::string full_at;
 };
+
+// How much of the chain VerifyAudit recomputes. Every entry's id and link, the anchors,
+// holds, runs and policy versions are always checked, and every entry that is not a batch
+// is recomputed; kSinceVerified recomputes the batch entries (the ones holding key
+// digests: the bulk of a history) only from the head the last run verified (recorded,
+// under the chain's MAC, in its run_start entry, with the ids of the other entries up to
+// it), unless the whole chain was last recomputed kFullVerifyDays or more ago. An old
+// batch entry rewritten in place by someone without the key is then found by the next
+// full verification (`audit verify`, or a run at least once every kFullVerifyDays).
+enum class ChainScope { kFull, kSinceVerified };
+inline constexpr int kFullVerifyDays = 7;
 
 // Where each run's head is anchored outside the state database.
 struct AnchorSettings {
@@ -195,9 +210,10 @@ class StateDb {
   void AbortBatch();
 
   Result<std::vector<AuditEntry>> Audit(std::optional<int64_t> run_id) const;
-  // Recomputes the keyed chain; checks the holds and runs tables against it and the
-  // chain against the anchors.
-  Result<AuditVerification> VerifyAudit() const;
+  // Recomputes the keyed chain (all of it, or as `scope` says); checks the holds and
+  // runs tables against it and the chain against the anchors. A successful verification
+  // is recorded in the run_start entry of the next BeginRun.
+  Result<AuditVerification> VerifyAudit(ChainScope scope = ChainScope::kFull) const;
 
   std::string Digest(const std::string& value) const;  // HMAC-SHA-256(audit key, value), hex
 
@@ -223,7 +239,7 @@ class StateDb {
 
  private:
   explicit StateDb(std::unique_ptr<Impl> impl);
-  Result<AuditVerification> VerifyAuditInSnapshot(const std::optional<std::string>& anchors) const;
+  Result<AuditVerification> VerifyAuditInSnapshot(const std::optional<std::string>& anchors, ChainScope scope) const;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -71,7 +71,9 @@ namespace internal {
 
 Status WriteCertificate(const CertificateInput& in, const std::string& json_path, const std::string& text_path) {
   const RunOutcome& out = *in.outcome;
-  auto verification = in.state->VerifyAudit();
+  // From the head this run verified when it started (the whole chain when that is
+  // kFullVerifyDays old): the certificate says which.
+  auto verification = in.state->VerifyAudit(ChainScope::kSinceVerified);
   if (!verification.ok()) return verification.status();
   auto entries = in.state->Audit(out.run_id);
   if (!entries.ok()) return entries.status();
@@ -98,9 +100,13 @@ Status WriteCertificate(const CertificateInput& in, const std::string& json_path
   j["audit_entries"] = verification->entries;
   j["audit_head"] = verification->head;
   j["audit_chain_verified"] = verification->ok;
+  j["audit_macs_from"] = verification->macs_from;
+  j["audit_full_verification_at"] = verification->full_at;
   text += fmt::format("\nAudit: {} entries for this run; chain of {} entries {} (head {}).\n"
+                      "Batch entries' MACs recomputed from entry {} (every other entry's always); the whole chain last on {}.\n"
                       "Keys appear in the audit only as HMAC-SHA-256 digests under the deployment's audit key.\n",
-                      entries->size(), verification->entries, verification->ok ? "verified" : "BROKEN", verification->head);
+                      entries->size(), verification->entries, verification->ok ? "verified" : "BROKEN", verification->head,
+                      verification->macs_from, verification->full_at);
   if (!in.deployment->certificate_key_file.empty()) {
     auto pem = LoadKey(in.deployment->certificate_key_file, "");
     if (!pem.ok()) return Status::InvalidArgument("certificate key: " + pem.status().message());

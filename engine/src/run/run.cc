@@ -121,7 +121,7 @@ Status CheckRun(const Deployment& deployment, const PolicySet& policies, const S
     return Status::FailedPrecondition(fmt::format("clock guard: the last run (#{}) was as of {}, after {}; refusing to "
                                                   "run backwards", (*last)->id, (*last)->as_of.ToString(), as_of.ToString()));
   if (!chain_verified) {
-    auto verification = state.VerifyAudit();
+    auto verification = state.VerifyAudit(ChainScope::kSinceVerified);
     if (!verification.ok()) return verification.status();
     if (!verification->ok)
       return Status::FailedPrecondition(fmt::format("the audit chain does not verify (at {}: {}); nothing was "

@@ -113,9 +113,16 @@ AuditVerification Broken(AuditVerification v, int64_t id, std::string problem) {
 }
 
 // The chain itself, one entry at a time in id order: contiguous ids, each entry chained
-// and keyed, its count that of its digests.
+// and keyed, its count that of its digests. Batch entries before `from.through` (a head
+// an earlier verification recomputed) are only checked for their id and link; every
+// other entry is recomputed, and the ids of the entries that are not batches must be
+// those the earlier verification saw (`from.others`), so that no hold, run, lock or
+// approval can be rewritten into a batch or out of one.
 class ChainCheck {
  public:
+  ChainCheck() = default;
+  explicit ChainCheck(StateDb::Impl::Verified from) : from_(std::move(from)) { v_.macs_from = from_.through; }
+
   // False once the chain is broken (v() says where).
   bool Add(const StateDb::Impl& impl, const AuditEntry& e) {
     if (!v_.ok) return false;
@@ -123,17 +130,30 @@ class ChainCheck {
     if (e.id != expected_id_)
       return Fail(Broken(v_, e.id, fmt::format("entry {} follows entry {}: an entry was removed", e.id, expected_id_ - 1)));
     if (e.prev_hash != prev_) return Fail(Broken(v_, e.id, fmt::format("entry {} does not chain to the previous entry", e.id)));
-    if (impl.Mac(AuditCanonical(e)) != e.hash)
-      return Fail(Broken(v_, e.id, fmt::format("entry {} was modified, or the chain was recomputed without the audit key", e.id)));
-    if (e.count != static_cast<int64_t>(e.key_digests.size()))
-      return Fail(Broken(v_, e.id, fmt::format("entry {} counts {} keys but lists {}", e.id, e.count, e.key_digests.size())));
+    const bool batch = e.kind == audit_kind::kBatch;
+    if (!batch) others_ += fmt::format("{},", e.id);
+    if (e.id == from_.through && (e.hash != from_.head || impl.Mac(others_) != from_.others))
+      return Fail(Broken(v_, e.id, fmt::format("entry {} or an earlier one is not as an earlier verification recorded "
+                                               "it: the history was rewritten", e.id)));
+    if (e.id >= from_.through || !batch) {
+      if (impl.Mac(AuditCanonical(e)) != e.hash)
+        return Fail(Broken(v_, e.id, fmt::format("entry {} was modified, or the chain was recomputed without the audit key", e.id)));
+      if (e.count != static_cast<int64_t>(e.key_digests.size()))
+        return Fail(Broken(v_, e.id, fmt::format("entry {} counts {} keys but lists {}", e.id, e.count, e.key_digests.size())));
+    }
     prev_ = e.hash;
     ++expected_id_;
     return true;
   }
 
+  // What the next run records as verified (StateDb::Impl::verified).
+  std::string Others(const StateDb::Impl& impl) const { return impl.Mac(others_); }
+
   AuditVerification Result() const {
     AuditVerification v = v_;
+    if (v.ok && expected_id_ <= from_.through)
+      return Broken(v, expected_id_ - 1, fmt::format("the chain ends at entry {}, before the head an earlier "
+                                                     "verification recorded (entry {})", expected_id_ - 1, from_.through));
     if (v.ok) v.head = prev_;
     return v;
   }
@@ -147,7 +167,43 @@ class ChainCheck {
   AuditVerification v_;
   std::string prev_ = "genesis";
   int64_t expected_id_ = 1;
+  StateDb::Impl::Verified from_;  // through = 0: every MAC recomputed
+  std::string others_;            // the ids of the entries that are not batches, "1,2,5,"
 };
+
+}  // namespace
+
+namespace internal {
+
+bool FullVerificationDue(const std::string& full_at, Date today) {
+  auto full = full_at.size() >= 10 ? Date::Parse(full_at.substr(0, 10)) : std::nullopt;
+  return !full || today < *full || !(today < full->AddDays(kFullVerifyDays));
+}
+
+}  // namespace internal
+
+namespace {
+
+// Where a kSinceVerified verification may start: the head recorded by the latest run_start
+// entry (checked with the MACs from there on), if the whole chain was recomputed less
+// than kFullVerifyDays ago. Nothing: recompute everything.
+std::optional<StateDb::Impl::Verified> RecordedHead(const StateDb::Impl& impl) {
+  auto starts = impl.Entries("WHERE kind = ? ORDER BY id DESC LIMIT 1", {audit_kind::kRunStart});
+  if (!starts.ok() || starts->empty()) return std::nullopt;
+  auto detail = Detail(starts->front());
+  auto it = detail.find("verified");
+  if (it == detail.end() || !it->is_object()) return std::nullopt;
+  StateDb::Impl::Verified head;
+  head.through = it->value("through", int64_t{0});
+  head.head = it->value("head", std::string());
+  head.full_at = it->value("full_at", std::string());
+  head.others = it->value("others", std::string());
+  auto today = Date::Parse(NowUtc().substr(0, 10));
+  if (head.through < 1 || head.through >= starts->front().id || head.head.empty() || head.others.empty() || !today ||
+      internal::FullVerificationDue(head.full_at, *today))
+    return std::nullopt;
+  return head;
+}
 
 std::string HoldMismatch(const OperatorHold& table, const OperatorHold& chain) {
   if (table.kind != chain.kind || table.value != chain.value || table.binding != chain.binding) return "what it holds";
@@ -366,7 +422,7 @@ Result<std::vector<AuditEntry>> StateDb::Audit(std::optional<int64_t> run_id) co
   return impl_->Entries("ORDER BY id", {});
 }
 
-Result<AuditVerification> StateDb::VerifyAudit() const {
+Result<AuditVerification> StateDb::VerifyAudit(ChainScope scope) const {
   // The anchor file is read before the snapshot is taken: an anchor is written after its
   // entries are committed, so every line read then is within the snapshot, even while
   // other processes append entries and anchors.
@@ -379,20 +435,28 @@ Result<AuditVerification> StateDb::VerifyAudit() const {
   // meanwhile (a run row and its run_start entry are committed together).
   Result<AuditVerification> out = Status::Internal("audit verification did not run");
   Status s = impl_->Transaction([&]() -> Status {
-    out = VerifyAuditInSnapshot(anchors);
+    out = VerifyAuditInSnapshot(anchors, scope);
     return out.ok() ? Status::Ok() : out.status();
   }, StateBackend::Txn::kRead);
   if (!s.ok()) return s;
   return out;
 }
 
-Result<AuditVerification> StateDb::VerifyAuditInSnapshot(const std::optional<std::string>& anchors) const {
+Result<AuditVerification> StateDb::VerifyAuditInSnapshot(const std::optional<std::string>& anchors,
+                                                         ChainScope scope) const {
+  std::optional<Impl::Verified> from;
+  if (scope == ChainScope::kSinceVerified) from = RecordedHead(*impl_);
   // Read row by row: each entry is checked as it is read and kept without its key
   // digests (the bulk of a long history), so memory does not grow with the records
-  // the history changed.
+  // the history changed. Entries whose MAC is not recomputed are read without them.
   std::vector<AuditEntry> entries;
-  ChainCheck check;
-  Status read = impl_->Query(fmt::format("SELECT {} FROM audit ORDER BY id", kEntryColumns), {},
+  ChainCheck check = from ? ChainCheck(*from) : ChainCheck();
+  std::string columns = kEntryColumns;
+  if (from)
+    columns.replace(columns.find("key_digests"), std::string("key_digests").size(),
+                    fmt::format("CASE WHEN id >= {} OR kind <> '{}' THEN key_digests ELSE '[]' END", from->through,
+                                audit_kind::kBatch));
+  Status read = impl_->Query(fmt::format("SELECT {} FROM audit ORDER BY id", columns), {},
                              [&](const StateRow& r) {
                                AuditEntry e = ToEntry(r);
                                if (!check.Add(*impl_, e)) return;
@@ -415,7 +479,11 @@ Result<AuditVerification> StateDb::VerifyAuditInSnapshot(const std::optional<std
   if (!runs.ok()) return runs.status();
   v = VerifyRuns(v, *runs, entries);
   if (!v.ok) return v;
-  return impl_->VerifyVersions(v, entries);
+  v = impl_->VerifyVersions(v, entries);
+  if (!v.ok) return v;
+  v.full_at = from ? from->full_at : NowUtc();
+  impl_->verified = Impl::Verified{v.entries, v.head, v.full_at, check.Others(*impl_)};
+  return v;
 }
 
 }  // namespace retention

@@ -259,6 +259,11 @@ Result<int64_t> StateDb::BeginRun(Date as_of, const std::string& policy_hash, co
     e.policy_hash = policy_hash;
     nlohmann::json detail{{"as_of", as_of.ToString()}, {"configuration", config_hash}};
     if (!policy_version.empty()) detail["policy_version"] = policy_version;
+    if (impl_->verified)
+      detail["verified"] = {{"through", impl_->verified->through},
+                            {"head", impl_->verified->head},
+                            {"full_at", impl_->verified->full_at},
+                            {"others", impl_->verified->others}};
     e.detail = detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     if (Status a = impl_->AppendEntry(e); !a.ok()) return a;
     if (!*previous) return Status::Ok();

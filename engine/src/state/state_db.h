@@ -35,6 +35,14 @@ struct StateDb::Impl {
   };
   std::optional<Fence> fence;  // StateDb::FenceBatches
   bool lease_lost = false;
+  // The last successful VerifyAudit: the head it verified, and when the whole chain was
+  // last recomputed. BeginRun records it in the run_start entry ("verified").
+  struct Verified {
+    int64_t through = 0;
+    std::string head, full_at;
+    std::string others;  // the MAC of the ids of the entries up to `through` that are not batches
+  };
+  mutable std::optional<Verified> verified;
 
   Status Query(const std::string& sql, const std::vector<StateValue>& params,
                const std::function<void(const StateRow&)>& row) const;
@@ -58,6 +66,13 @@ struct StateDb::Impl {
   // The versions' and file hashes' MACs, and every locked version present.
   AuditVerification VerifyVersions(AuditVerification v, const std::vector<AuditEntry>& entries) const;
 };
+
+namespace internal {
+// Whether a chain last recomputed whole at `full_at` (UTC, as NowUtc writes it) must be
+// recomputed whole on `today`: kFullVerifyDays or more later, a date in the future, or
+// no readable date.
+bool FullVerificationDue(const std::string& full_at, Date today);
+}  // namespace internal
 
 // Strict integer parsing of a stored column ("" or garbage: nullopt).
 std::optional<int64_t> ParseInt(const StateValue& v);
