@@ -197,6 +197,24 @@ pg_server() {
   fi
 }
 
+# A schema of its own for one figure ($1), dropped at its end: nothing of the database's is
+# touched. Sets schema, and dsn with that schema as its search_path.
+pg_schema() {
+  schema=$1
+  psql -q "$pg_dsn" -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $schema"
+  dsn="$pg_dsn options='-c search_path=$schema'"
+}
+# bench_source in that schema: $rows rows as make_sqlite writes them (9% due, 0.1% NULL).
+pg_bench_source() {
+  psql -q "$dsn" -v ON_ERROR_STOP=1 <<SQL
+CREATE TABLE bench_source AS SELECT i AS id, '1' || lpad(i::text, 12, '0') AS nir,
+  CASE WHEN (i::bigint * 7919) % 100 < 9 THEN DATE '2015-01-01' + ((i::bigint * 104729) % 2500)::int
+       WHEN i % 1000 = 7 THEN NULL
+       ELSE DATE '2023-12-01' + ((i::bigint * 104729) % 3000)::int END AS fin_droits
+  FROM generate_series(1, $rows) AS i;
+SQL
+}
+
 # --- the same on PostgreSQL ------------------------------------------------------------------
 if want postgres; then
   pg_server
@@ -205,18 +223,8 @@ if want postgres; then
     printf '%s\t\t\t\t%s\n' "run vs DELETE, PostgreSQL" "skipped: no PostgreSQL server" >> "$results"
   else
     echo "bench: PostgreSQL, $rows rows, 9% due" >&2
-    # A schema of its own, dropped at the end: nothing of the database's is touched.
-    schema=retention_bench_$$
-    psql -q "$dsn" -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $schema"
-    dsn="$dsn options='-c search_path=$schema'"
-    psql -q "$dsn" -v ON_ERROR_STOP=1 <<SQL
-DROP TABLE IF EXISTS bench_source;
-CREATE TABLE bench_source AS SELECT i AS id, '1' || lpad(i::text, 12, '0') AS nir,
-  CASE WHEN (i::bigint * 7919) % 100 < 9 THEN DATE '2015-01-01' + ((i::bigint * 104729) % 2500)::int
-       WHEN i % 1000 = 7 THEN NULL
-       ELSE DATE '2023-12-01' + ((i::bigint * 104729) % 3000)::int END AS fin_droits
-  FROM generate_series(1, $rows) AS i;
-SQL
+    pg_schema retention_bench_$$
+    pg_bench_source
     copy_table() {  # $1: table name
       psql -q "$dsn" -v ON_ERROR_STOP=1 -c "DROP TABLE IF EXISTS $1" \
         -c "CREATE TABLE $1 (id bigint PRIMARY KEY, nir text NOT NULL, fin_droits date)" \
@@ -250,9 +258,7 @@ if want partition; then
   else
     prows=${BENCH_PARTITION_ROWS:-1000000}
     echo "bench: PostgreSQL, a wholly due partition of $prows rows (+10% not due elsewhere)" >&2
-    schema=retention_bench_part_$$
-    psql -q "$dsn" -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $schema"
-    dsn="$dsn options='-c search_path=$schema'"
+    pg_schema retention_bench_part_$$
     psql -q "$dsn" -v ON_ERROR_STOP=1 <<SQL
 CREATE TABLE bench_source AS SELECT i AS id, '1' || lpad(i::text, 12, '0') AS nir,
   CASE WHEN i <= $prows THEN DATE '2015-01-01' + (i % 365) ELSE DATE '2025-01-01' + (i % 365) END AS fin_droits
@@ -294,16 +300,8 @@ if want leases; then
     printf '%s\t\t\t\t%s\n' "leases: 2 instances vs 1, PostgreSQL" "skipped: no PostgreSQL server" >> "$results"
   else
     echo "bench: PostgreSQL, $rows rows in 4 tables, 9% due, state on PostgreSQL, 2 instances vs 1" >&2
-    schema=retention_bench_lease_$$
-    psql -q "$dsn" -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $schema"
-    dsn="$dsn options='-c search_path=$schema'"
-    psql -q "$dsn" -v ON_ERROR_STOP=1 <<SQL
-CREATE TABLE bench_source AS SELECT i AS id, '1' || lpad(i::text, 12, '0') AS nir,
-  CASE WHEN (i::bigint * 7919) % 100 < 9 THEN DATE '2015-01-01' + ((i::bigint * 104729) % 2500)::int
-       WHEN i % 1000 = 7 THEN NULL
-       ELSE DATE '2023-12-01' + ((i::bigint * 104729) % 3000)::int END AS fin_droits
-  FROM generate_series(1, $rows) AS i;
-SQL
+    pg_schema retention_bench_lease_$$
+    pg_bench_source
     lease_tables() {  # droits_0..3: a quarter of the rows each; a fresh state schema
       for t in 0 1 2 3; do
         psql -q "$dsn" -v ON_ERROR_STOP=1 -c "DROP TABLE IF EXISTS droits_$t" \
