@@ -41,6 +41,23 @@ struct ScanRequest {
   size_t batch_size = 500;
 };
 
+// Rows counted by their facts instead of read one by one (Connector::Group): the rows
+// for which `where` is true, less those for which `exclude` is true (SQL's three
+// values: a NULL `exclude` does not exclude). A fast plan evaluates each group once.
+struct GroupRequest {
+  const Binding* binding = nullptr;
+  std::vector<std::string> facts;     // grouped by, in this order (names in binding.facts)
+  std::optional<Predicate> where;     // null: every row
+  std::optional<Predicate> exclude;   // null: none
+};
+
+// The rows sharing one combination of facts (and of the pseudonymisation marker).
+struct RecordGroup {
+  std::vector<std::optional<std::string>> facts;  // as RawRecord::facts
+  bool pseudonymised = false;
+  int64_t rows = 0;
+};
+
 // What to do to a batch of records, in one transaction of the source store.
 struct ApplyRequest {
   const Binding* binding = nullptr;
@@ -185,6 +202,11 @@ class Connector {
   virtual Result<int64_t> Count(const Binding& binding) = 0;
   // Streams candidates to `sink` in batches; `sink` returns false to stop.
   virtual Status Scan(const ScanRequest& request, const std::function<bool(std::vector<RawRecord>&)>& sink) = 0;
+  // Counts the rows of `request` by distinct facts, in the store (SQL's GROUP BY), for
+  // plans that need counts, not keys. false: the store cannot; the engine reads the rows.
+  virtual Result<bool> Group(const GroupRequest& /*request*/, const std::function<void(const RecordGroup&)>& /*sink*/) {
+    return false;
+  }
   // Applies one batch in one transaction (re-checking each record).
   virtual Result<ApplyResult> Apply(const ApplyRequest& request) = 0;
   // Archive side: copies rows, creating the table when needed, in one transaction. It

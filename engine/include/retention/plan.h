@@ -41,6 +41,8 @@ struct BindingPlan {
   ActionSummary held;           // data-driven holds
   ActionSummary operator_held;  // holds placed with `retention hold add`
   std::map<std::string, int64_t> missing;  // fact → records missing it
+  bool missing_counted = false;             // `missing` covers every row (a full scan, or counted in the store)
+  bool counted_in_store = false;            // counted by Connector::Group (BindingPlan::scanned: rows counted)
   std::vector<std::string> assumptions;     // the binding's `assume:` as "fact=value"
   std::map<std::string, int64_t> assumed;   // "fact=value" → due records whose date relied on it
   int64_t no_case = 0;
@@ -85,6 +87,10 @@ class HoldChecker {
   // A reason when the record is held, else nullopt.
   virtual std::optional<std::string> Held(const Binding& binding, const std::string& key,
                                           const std::string& subject) const = 0;
+  // Whether a hold may apply to some records of the binding and not to others (a hold
+  // on a key or a person). false: Held gives the same answer for every record of it, so
+  // a plan may count its records by their facts without their keys.
+  virtual bool ByRecord(const Binding& /*binding*/) const { return true; }
 };
 
 // Receives each applied batch (the audit trail, state.h).
@@ -103,6 +109,11 @@ struct ExecuteOptions {
   Date as_of;
   std::vector<std::string> only_bindings;  // empty: all
   bool full_scan = false;                  // stream every row instead of pushing the predicate down
+  // A plan (not a run, no on_record) counts in the store where it can (Connector::Group):
+  // the rows the predicate selects and the rows missing a fact, by distinct facts,
+  // each combination evaluated once; then reads just enough due rows for the sample
+  // keys. false: every selected row is read (tests compare both).
+  bool count_in_store = true;
   bool apply = false;                      // false: plan only
   size_t sample_size = 5;
   std::string run_id;

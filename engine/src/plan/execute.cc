@@ -155,6 +155,11 @@ class BindingExecution {
       out_.predicate = predicate->ToString();
       out_.exact_pushdown = IsExactPushdown(rule_, *first, options_.as_of, deployment_.deployment_facts);
       scan.where = std::move(predicate);
+      auto counted = CountInStore(connector, scan);
+      if (!counted.ok()) return counted.status();
+      if (*counted) return Status::Ok();
+    } else {
+      out_.missing_counted = true;
     }
     Status scanned = connector->Scan(scan, [&](std::vector<RawRecord>& batch) {
       for (const auto& record : batch) Classify(record);
@@ -180,43 +185,46 @@ class BindingExecution {
     return Decide(*e, *e->due, binding_.archived_view, record.pseudonymised);
   }
 
-  void Sample(ActionSummary* s, const std::string& key) {
-    ++s->count;
-    if (s->sample_keys.size() < options_.sample_size) s->sample_keys.push_back(key);
+  // `rows` records with these facts: one read from the store (its key known), or a
+  // group counted by the store (Connector::Group, no key: nothing to sample).
+  void Sample(ActionSummary* s, const std::string& key, int64_t rows, bool keyed) {
+    s->count += rows;
+    if (keyed && s->sample_keys.size() < options_.sample_size) s->sample_keys.push_back(key);
   }
 
-  void Classify(const RawRecord& record) {
-    ++out_.scanned;
+  void Classify(const RawRecord& record, int64_t rows = 1, bool keyed = true) {
+    out_.scanned += rows;
     Evaluation e;
     std::string error;
     auto action = ActionFor(record, &e, &error);
     if (options_.on_record && error.empty()) options_.on_record(binding_, record, e, action);
     if (!error.empty()) {
-      ++out_.invalid_facts;
-      if (out_.errors.size() < 20) out_.errors.push_back(fmt::format("record {}: {}", record.key, error));
+      out_.invalid_facts += rows;
+      if (out_.errors.size() < 20)
+        out_.errors.push_back(keyed ? fmt::format("record {}: {}", record.key, error) : fmt::format("{} record(s): {}", rows, error));
       return;
     }
     switch (e.status) {
-      case EvalStatus::kHold: Sample(&out_.held, record.key); return;
+      case EvalStatus::kHold: Sample(&out_.held, record.key, rows, keyed); return;
       case EvalStatus::kMissingFact:
-        for (const auto& m : e.missing) ++out_.missing[m];
+        for (const auto& m : e.missing) out_.missing[m] += rows;
         return;
-      case EvalStatus::kNoCase: ++out_.no_case; return;
-      case EvalStatus::kScheduled: ++out_.scheduled; return;
+      case EvalStatus::kNoCase: out_.no_case += rows; return;
+      case EvalStatus::kScheduled: out_.scheduled += rows; return;
       default: break;
     }
     if (!action) {
-      ++out_.already_done;
+      out_.already_done += rows;
       return;
     }
     if (options_.holds) {
       if (auto reason = options_.holds->Held(binding_, record.key, record.subject)) {
-        Sample(&out_.operator_held, record.key);
+        Sample(&out_.operator_held, record.key, rows, keyed);
         return;
       }
     }
-    Sample(&out_.due[*action], record.key);
-    for (const auto& a : e.assumed) ++out_.assumed[a];
+    Sample(&out_.due[*action], record.key, rows, keyed);
+    for (const auto& a : e.assumed) out_.assumed[a] += rows;
     if (!options_.apply) return;
     if (options_.approved && !options_.approved(binding_, *action, record.key)) {
       ++out_.not_approved;
@@ -230,6 +238,88 @@ class BindingExecution {
     }
     pending_[*action].keys.push_back(record.key);
     pending_[*action].subjects.push_back(record.subject);
+  }
+
+  // A plan that needs counts, not keys (ExecuteOptions::count_in_store), when the store
+  // can count by facts and no operator hold depends on the record: the store groups
+  //   1. the rows the predicate selects (a superset of the due rows), and
+  //   2. the other rows with a fact of the rule unknown (the only ones that can miss one),
+  // and each combination of facts is evaluated once, weighted by its rows. The rows left
+  // out are neither due nor missing a fact: the due, operator-held and missing counts
+  // are those of reading every row (tests/differential_test.cc). Then the first due
+  // rows are read for the sample keys. true: done; false: read the rows instead.
+  Result<bool> CountInStore(Connector* connector, const ScanRequest& scan) {
+    if (options_.apply || options_.on_record || !options_.count_in_store) return false;
+    if (options_.holds && options_.holds->ByRecord(binding_)) return false;
+    auto group = [this](const RecordGroup& g) {
+      RawRecord r;
+      r.facts = g.facts;
+      r.pseudonymised = g.pseudonymised;
+      Classify(r, g.rows, false);
+    };
+    GroupRequest selected{&binding_, facts_, scan.where, std::nullopt};
+    auto supported = connector->Group(selected, group);
+    if (!supported.ok()) return supported.status();
+    if (!*supported) return false;
+    std::vector<Predicate> unknown;
+    bool everywhere = false;  // a fact no row has: every row misses it
+    for (const auto& f : rule_.facts) {
+      if (std::find(facts_.begin(), facts_.end(), f) != facts_.end()) {
+        Predicate known;
+        known.kind = Predicate::Kind::kKnown;
+        known.fact = f;
+        Predicate p;
+        p.kind = Predicate::Kind::kNot;
+        p.args.push_back(std::move(known));
+        unknown.push_back(std::move(p));
+      } else if (!deployment_.deployment_facts.count(f)) {
+        everywhere = true;
+      }
+    }
+    if (everywhere || !unknown.empty()) {
+      GroupRequest missing{&binding_, facts_, std::nullopt, scan.where};
+      if (!everywhere) {
+        if (unknown.size() == 1) {
+          missing.where = std::move(unknown.front());
+        } else {
+          missing.where = Predicate{};
+          missing.where->kind = Predicate::Kind::kOr;
+          missing.where->args = std::move(unknown);
+        }
+      }
+      auto counted = connector->Group(missing, group);
+      if (!counted.ok()) return counted.status();
+    }
+    out_.counted_in_store = out_.missing_counted = true;
+    if (options_.progress) options_.progress({binding_.name, out_.scanned, out_.total_rows});
+    if (Status s = SampleKeys(connector, scan); !s.ok()) return s;
+    return true;
+  }
+
+  // The sample keys of a plan counted in the store: the first due (or operator-held)
+  // rows the predicate selects, in the order the rows would have been read.
+  Status SampleKeys(Connector* connector, const ScanRequest& scan) {
+    auto wanting = [this](const ActionSummary& s) {
+      return static_cast<int64_t>(s.sample_keys.size()) < std::min<int64_t>(s.count, static_cast<int64_t>(options_.sample_size));
+    };
+    auto more = [&] {
+      if (wanting(out_.operator_held)) return true;
+      return std::any_of(out_.due.begin(), out_.due.end(), [&](const auto& d) { return wanting(d.second); });
+    };
+    if (!more()) return Status::Ok();
+    return connector->Scan(scan, [&](std::vector<RawRecord>& batch) {
+      for (const auto& r : batch) {
+        Evaluation e;
+        std::string error;
+        auto action = ActionFor(r, &e, &error);
+        if (!action) continue;
+        bool held = options_.holds && options_.holds->Held(binding_, r.key, r.subject);
+        auto due = out_.due.find(*action);
+        ActionSummary* s = held ? &out_.operator_held : due == out_.due.end() ? nullptr : &due->second;
+        if (s && wanting(*s)) s->sample_keys.push_back(r.key);
+      }
+      return more();
+    });
   }
 
   // Records an applied batch (on_batch: the audit entry, committed), then lets the store

@@ -489,13 +489,15 @@ std::string PlanToJson(const Plan& plan) {
     ordered_json due = ordered_json::object();
     for (const auto& [p, s] : b.due) due[PhaseName(p)] = {{"count", s.count}, {"sample_keys", s.sample_keys}};
     x["due"] = due;
-    // A fast plan reads only the records due: what is scheduled, held by data, missing
-    // a fact or in no case was not computed (null, never 0).
+    // A fast plan reads (or counts in the store) only the records that can be due: what
+    // is scheduled, held by data or in no case was not computed (null, never 0), nor
+    // missing facts unless the store counted them (counted_in_store).
     bool all = plan.full_scan;
     x["scheduled"] = all ? ordered_json(b.scheduled) : ordered_json(nullptr);
     x["held"] = all ? ordered_json{{"count", b.held.count}, {"sample_keys", b.held.sample_keys}} : ordered_json(nullptr);
     x["operator_held"] = {{"count", b.operator_held.count}, {"sample_keys", b.operator_held.sample_keys}};
-    x["missing_facts"] = all ? ordered_json(b.missing) : ordered_json(nullptr);
+    x["missing_facts"] = b.missing_counted ? ordered_json(b.missing) : ordered_json(nullptr);
+    if (b.counted_in_store) x["counted_in_store"] = true;
     x["assumptions"] = b.assumptions;
     x["due_relying_on_assumptions"] = b.assumed;
     x["no_case"] = all ? ordered_json(b.no_case) : ordered_json(nullptr);
@@ -562,10 +564,10 @@ std::string PlanToText(const Plan& plan) {
     };
     int64_t missing = 0;
     for (const auto& [f, n] : b.missing) missing += n;
-    auto computed = [&](int64_t n) { return plan.full_scan ? std::to_string(n) : std::string("n/c"); };
+    auto computed = [&](int64_t n, bool counted) { return counted ? std::to_string(n) : std::string("n/c"); };
     out += fmt::format("{:<30} {:<28} {:>9} {:>8} {:>8} {:>8} {:>6} {:>6} {:>8}\n", b.binding, b.rule_id, b.total_rows,
-                       due(Phase::kArchive), due(Phase::kPseudonymise), due(Phase::kDelete), computed(b.held.count),
-                       b.operator_held.count, computed(missing));
+                       due(Phase::kArchive), due(Phase::kPseudonymise), due(Phase::kDelete),
+                       computed(b.held.count, plan.full_scan), b.operator_held.count, computed(missing, b.missing_counted));
     for (const auto& [p, s] : b.due)
       if (!s.sample_keys.empty())
         out += fmt::format("    {} e.g. keys {}\n", PhaseName(p), OneLine(s.sample_keys));
@@ -592,9 +594,10 @@ std::string PlanToText(const Plan& plan) {
     for (const auto& e : b.errors) out += fmt::format("    skipped {}\n", OneLine(e));
   }
   if (!plan.full_scan)
-    out += "\nn/c: not computed. A fast plan reads only the records due, so held (by data) and missing facts\n"
-           "were not counted; op.hd counts the due records an operator hold keeps. For them, run\n"
-           "`retention plan` without --fast, or `retention report`.\n";
+    out += "\nn/c: not computed. A fast plan reads or counts only the records that can be due or miss a fact,\n"
+           "so records held by data were not counted (nor missing facts where the store cannot count them);\n"
+           "op.hd counts the due records an operator hold keeps. For them, run `retention plan` without\n"
+           "--fast, or `retention report`.\n";
   if (!plan.manual_rules.empty()) {
     out += "\nManual rules of these fiches (never acted on; a person decides):\n";
     for (const Rule* r : plan.manual_rules) out += fmt::format("  {:<28} {}\n", r->id, r->manual_reason);

@@ -103,6 +103,13 @@ std::optional<std::string> ActiveHolds::Held(const Binding& b, const std::string
   return std::nullopt;
 }
 
+bool ActiveHolds::ByRecord(const Binding& b) const {
+  return std::any_of(holds.begin(), holds.end(), [&](const OperatorHold& h) {
+    return (h.kind == OperatorHold::Kind::kKey && BindingRecordsOf(b.name) == BindingRecordsOf(h.binding)) ||
+           h.kind == OperatorHold::Kind::kSubject;  // any: a store may name people without a subject column
+  });
+}
+
 Status StateDb::Impl::Query(const std::string& text, const std::vector<StateValue>& params,
                             const std::function<void(const StateRow&)>& row) const {
   return sql->Query(text, params, row);

@@ -22,6 +22,7 @@ class ActiveHolds : public HoldChecker {
   std::vector<OperatorHold> holds;
   const StateDb* db = nullptr;
   std::optional<std::string> Held(const Binding& b, const std::string& key, const std::string& subject) const override;
+  bool ByRecord(const Binding& b) const override;
 };
 
 struct StateDb::Impl {

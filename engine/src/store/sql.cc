@@ -45,6 +45,10 @@ void Render(const Predicate& p, const Binding& b, const SqlDialect& d, SqlFragme
     case Predicate::Kind::kFalse: out->sql += "(1=0)"; return;
     case Predicate::Kind::kNull: out->sql += "(NULL = 1)"; return;
     case Predicate::Kind::kNot:
+      if (p.args[0].kind == Predicate::Kind::kKnown) {  // IS NULL, which an index on the column serves
+        out->sql += fmt::format("({} IS NULL)", FactSql(b, p.args[0].fact));
+        return;
+      }
       out->sql += "NOT ";
       Render(p.args[0], b, d, out);
       return;

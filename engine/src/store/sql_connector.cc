@@ -12,6 +12,9 @@ std::vector<SqlConnector::Value> AsValues(const std::vector<std::string>& v) {
   return std::vector<SqlConnector::Value>(v.begin(), v.end());
 }
 
+// The pseudonymisation marker's test as the store returns it (1/0, t/f, or NULL).
+bool Marked(const SqlConnector::Value& m) { return m && *m != "0" && *m != "f" && *m != "false"; }
+
 }  // namespace
 
 // A row of SelectList: key, subject, the facts, then the pseudonymisation marker.
@@ -20,10 +23,7 @@ RawRecord SqlConnector::ToRecord(const Binding& b, size_t facts, const Row& r) {
   rec.key = r[0].value_or("");
   rec.subject = r[1].value_or("");
   rec.facts.assign(r.begin() + 2, r.begin() + 2 + static_cast<long>(facts));
-  if (b.pseudonymise) {
-    const Value& m = r[2 + facts];
-    rec.pseudonymised = m && *m != "0" && *m != "f" && *m != "false";
-  }
+  if (b.pseudonymise) rec.pseudonymised = Marked(r[2 + facts]);
   return rec;
 }
 
@@ -84,6 +84,42 @@ Status SqlConnector::Scan(const ScanRequest& request, const std::function<bool(s
   if (!s.ok()) return s;
   batcher.Flush();
   return Status::Ok();
+}
+
+Result<bool> SqlConnector::Group(const GroupRequest& request, const std::function<void(const RecordGroup&)>& sink) {
+  const Binding& b = *request.binding;
+  auto exists = TableExists(b.table);
+  if (!exists.ok()) return exists.status();
+  if (!*exists) return true;
+  std::string columns;
+  for (const auto& f : request.facts) columns += FactSql(b, f) + ", ";
+  if (b.pseudonymise) columns += "(t." + QuoteIdentifier(b.pseudonymise->marker_column) + " IS NOT NULL), ";
+  std::string sql = "SELECT " + columns + "COUNT(*) FROM " + QuoteIdentifier(b.table) + " AS t";
+  std::vector<std::string> conditions, params;
+  auto render = [&](const Predicate& p) {
+    SqlFragment f = RenderPredicate(p, b, dialect(), static_cast<int>(params.size()) + 1);
+    params.insert(params.end(), f.params.begin(), f.params.end());
+    return f.sql;
+  };
+  if (request.where) conditions.push_back("(" + render(*request.where) + ")");
+  // CASE, not NOT: a row whose `exclude` is NULL (unknown) stays.
+  if (request.exclude) conditions.push_back("(CASE WHEN (" + render(*request.exclude) + ") THEN 0 ELSE 1 END) = 1");
+  for (size_t i = 0; i < conditions.size(); ++i) sql += (i ? " AND " : " WHERE ") + conditions[i];
+  size_t n = request.facts.size() + (b.pseudonymise ? 1 : 0);
+  if (n > 0) {
+    sql += " GROUP BY ";
+    for (size_t i = 1; i <= n; ++i) sql += (i > 1 ? ", " : "") + std::to_string(i);
+  }
+  Status s = Query(sql, AsValues(params), [&](const Row& r) {
+    RecordGroup g;
+    g.facts.assign(r.begin(), r.begin() + static_cast<long>(request.facts.size()));
+    if (b.pseudonymise) g.pseudonymised = Marked(r[request.facts.size()]);
+    g.rows = std::stoll(r[n].value_or("0"));
+    if (g.rows > 0) sink(g);
+    return true;
+  });
+  if (!s.ok()) return s;
+  return true;
 }
 
 Result<std::vector<RawRecord>> SqlConnector::ReadRecords(const Binding& b, const std::vector<std::string>& facts,

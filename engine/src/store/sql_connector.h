@@ -26,6 +26,7 @@ class SqlConnector : public Connector {
 
   Result<int64_t> Count(const Binding& binding) override;
   Status Scan(const ScanRequest& request, const std::function<bool(std::vector<RawRecord>&)>& sink) override;
+  Result<bool> Group(const GroupRequest& request, const std::function<void(const RecordGroup&)>& sink) override;
   Result<ApplyResult> Apply(const ApplyRequest& request) override;
   Result<ArchiveWrite> WriteArchive(const ArchiveRows& rows) override;
   // PostgreSQL: locks the parent and the part (ACCESS EXCLUSIVE, in that order, as an
