@@ -48,6 +48,16 @@ class SqliteConnector : public SqlConnector {
 
   bool SameTransactionAs(const Connector& other) const override { return &other == this; }
 
+  // A count reads the smallest index of the table once, page after page: with the 16 MiB
+  // cache it would allocate (and fault in) pages it never reads again; SQLite's default
+  // 2 MiB recycles them. Half the time on a 5,000,000-row table (docs/benchmarks.md).
+  Result<int64_t> Count(const Binding& binding) override {
+    if (Status s = db_->ExecScript("PRAGMA cache_size=-2000;"); !s.ok()) return s;
+    auto n = SqlConnector::Count(binding);
+    if (Status s = db_->ExecScript("PRAGMA cache_size=-16384;"); !s.ok()) return s;
+    return n;
+  }
+
   // A single-column primary key (an INTEGER PRIMARY KEY is the rowid), or a unique index
   // on exactly this column (not partial) with the column declared NOT NULL.
   Status CheckUniqueKey(const std::string& table, const std::string& column) override {

@@ -114,6 +114,9 @@ struct ExecuteOptions {
   // each combination evaluated once; then reads just enough due rows for the sample
   // keys. false: every selected row is read (tests compare both).
   bool count_in_store = true;
+  // Counted in the store: also the rows missing a fact (a second GROUP BY, which may
+  // read the whole table). A run's dry pass needs only the due counts.
+  bool count_missing = true;
   bool apply = false;                      // false: plan only
   size_t sample_size = 5;
   std::string run_id;

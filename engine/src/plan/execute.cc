@@ -276,7 +276,7 @@ class BindingExecution {
         everywhere = true;
       }
     }
-    if (everywhere || !unknown.empty()) {
+    if (options_.count_missing && (everywhere || !unknown.empty())) {
       GroupRequest missing{&binding_, facts_, std::nullopt, scan.where};
       if (!everywhere) {
         if (unknown.size() == 1) {
@@ -290,7 +290,8 @@ class BindingExecution {
       auto counted = connector->Group(missing, group);
       if (!counted.ok()) return counted.status();
     }
-    out_.counted_in_store = out_.missing_counted = true;
+    out_.counted_in_store = true;
+    out_.missing_counted = options_.count_missing;
     if (options_.progress) options_.progress({binding_.name, out_.scanned, out_.total_rows});
     if (Status s = SampleKeys(connector, scan); !s.ok()) return s;
     return true;
@@ -307,7 +308,9 @@ class BindingExecution {
       return std::any_of(out_.due.begin(), out_.due.end(), [&](const auto& d) { return wanting(d.second); });
     };
     if (!more()) return Status::Ok();
-    return connector->Scan(scan, [&](std::vector<RawRecord>& batch) {
+    ScanRequest first = scan;
+    first.batch_size = 4 * options_.sample_size + 16;  // small batches: it stops as soon as it has them
+    return connector->Scan(first, [&](std::vector<RawRecord>& batch) {
       for (const auto& r : batch) {
         Evaluation e;
         std::string error;

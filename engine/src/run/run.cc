@@ -285,8 +285,11 @@ Status CheckRunDate(const RunContext& c) {
 }
 
 // The dry-run a run makes first, and the guards it trips; records how the run was allowed.
+// The dry-run counts in the stores where it can (ExecuteOptions::count_in_store): the
+// guards need the due counts, not the rows, which the apply pass reads once.
 Status PlanAndGuard(const RunContext& c, ExecuteOptions* exec, RunOutcome* out, RunProof* proof) {
   exec->on_record = nullptr;
+  exec->count_missing = false;
   auto dry = Execute(c.deployment, c.policies, c.stores, *exec);
   if (!dry.ok()) return dry.status();
   ordered_json overridden = ordered_json::object();
