@@ -345,3 +345,39 @@ TEST_CASE("configuration errors are located and stop before anything runs", "[co
     CHECK(d[1].ToString().find("fact 'fin_droits' column 'fin_droit' does not exist") != std::string::npos);
   }
 }
+
+TEST_CASE("plan --fast counted in the store never merges values a NOCASE column compares equal", "[sqlite]") {
+  Env env;
+  {
+    SqliteDb db(env.dir / "main.db");
+    db.Exec("CREATE TABLE signalements (id INTEGER PRIMARY KEY, nir TEXT, issue TEXT COLLATE NOCASE, "
+            "decision_sans_suite DATE, procedure_sanction INTEGER, decision_definitive DATE, contentieux INTEGER)");
+    // Due (one year after a dismissal by the fund), then the same in capitals: not a listed value.
+    for (int i = 1; i <= 20; ++i)
+      db.Exec(fmt::format("INSERT INTO signalements VALUES ({}, 'n{}', '{}', '2020-01-01', 0, NULL, 0)", i, i,
+                          i % 2 ? "sans_suite_organisme" : "SANS_SUITE_ORGANISME"));
+  }
+  env.Load(R"(state: state.db
+stores:
+  main: {type: sqlite, path: main.db}
+bindings:
+  - rule: F22.signalements
+    store: main
+    table: signalements
+    key: id
+    subject: nir
+    facts: {issue_signalement: issue, decision_sans_suite: decision_sans_suite, procedure_sanction: procedure_sanction,
+            decision_definitive: decision_definitive, contentieux: contentieux}
+    archive: {store: main, table: signalements_archive}
+)");
+  ExecuteOptions read;
+  read.count_in_store = false;
+  const BindingPlan rows = Of(env.Run("2026-11-22", false, read), "F22.signalements");
+  const BindingPlan counted = Of(env.Run("2026-11-22", false), "F22.signalements");
+  CHECK_FALSE(rows.counted_in_store);
+  CHECK(counted.counted_in_store);
+  CHECK(rows.DueTotal() == 10);
+  CHECK(rows.invalid_facts == 10);
+  CHECK(counted.DueTotal() == 10);
+  CHECK(counted.invalid_facts == 10);
+}

@@ -16,6 +16,10 @@ std::string SqlDialect::FlagIsTrue(const std::string& e) const {
   return kind == Kind::kSqlite ? fmt::format("(COALESCE({}, 0) <> 0)", e) : fmt::format("COALESCE({}, FALSE)", e);
 }
 
+std::string SqlDialect::GroupedValue(const std::string& e) const {
+  return kind == Kind::kSqlite ? fmt::format("({}) COLLATE BINARY", e) : fmt::format("({})::text", e);
+}
+
 std::string QuoteIdentifier(const std::string& name) {
   std::string out = "\"";
   for (char c : name) {

@@ -17,6 +17,10 @@ struct SqlDialect {
   std::string Placeholder(int index) const;       // 1-based: "?" or "$1"
   std::string DateParameter(int index) const;     // "?" or "$1::date"
   std::string FlagIsTrue(const std::string& expression) const;
+  // A value to group rows by so that rows in one group read as the same text: SQLite
+  // compares it bytewise (a NOCASE column would merge 'a' and 'A'); PostgreSQL groups by
+  // its text (citext, numeric 1.0 = 1.00 and non-deterministic collations would merge).
+  std::string GroupedValue(const std::string& expression) const;
 };
 
 // "name" or "schema"."name", with embedded quotes doubled.

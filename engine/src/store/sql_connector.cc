@@ -91,9 +91,11 @@ Result<bool> SqlConnector::Group(const GroupRequest& request, const std::functio
   auto exists = TableExists(b.table);
   if (!exists.ok()) return exists.status();
   if (!*exists) return true;
+  std::vector<std::string> groups;
+  for (const auto& f : request.facts) groups.push_back(dialect().GroupedValue(FactSql(b, f)));
+  if (b.pseudonymise) groups.push_back("(t." + QuoteIdentifier(b.pseudonymise->marker_column) + " IS NOT NULL)");
   std::string columns;
-  for (const auto& f : request.facts) columns += FactSql(b, f) + ", ";
-  if (b.pseudonymise) columns += "(t." + QuoteIdentifier(b.pseudonymise->marker_column) + " IS NOT NULL), ";
+  for (const auto& g : groups) columns += g + ", ";
   std::string sql = "SELECT " + columns + "COUNT(*) FROM " + QuoteIdentifier(b.table) + " AS t";
   std::vector<std::string> conditions, params;
   auto render = [&](const Predicate& p) {
@@ -105,11 +107,8 @@ Result<bool> SqlConnector::Group(const GroupRequest& request, const std::functio
   // CASE, not NOT: a row whose `exclude` is NULL (unknown) stays.
   if (request.exclude) conditions.push_back("(CASE WHEN (" + render(*request.exclude) + ") THEN 0 ELSE 1 END) = 1");
   for (size_t i = 0; i < conditions.size(); ++i) sql += (i ? " AND " : " WHERE ") + conditions[i];
-  size_t n = request.facts.size() + (b.pseudonymise ? 1 : 0);
-  if (n > 0) {
-    sql += " GROUP BY ";
-    for (size_t i = 1; i <= n; ++i) sql += (i > 1 ? ", " : "") + std::to_string(i);
-  }
+  size_t n = groups.size();
+  for (size_t i = 0; i < n; ++i) sql += (i ? ", " : " GROUP BY ") + groups[i];
   Status s = Query(sql, AsValues(params), [&](const Row& r) {
     RecordGroup g;
     g.facts.assign(r.begin(), r.begin() + static_cast<long>(request.facts.size()));
