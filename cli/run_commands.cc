@@ -201,7 +201,9 @@ void AddPlanRunCommands(CLI::App& app, SetAction set_action) {
   plan->add_option("--format", o->format, "Output format")->check(CLI::IsMember({"text", "json"}));
   plan->add_option("--expires", o->expires, "With --save: days the saved plan may be used (default 7)")
       ->check(CLI::Range(1, 365));
-  plan->add_flag("--fast", o->fast, "Push the due condition down to the stores (counts only what is due)");
+  plan->add_flag("--fast", o->fast,
+                 "Push the due condition down to the stores: SQL stores count what is due and the missing facts "
+                 "themselves (GROUP BY); records held by data or scheduled are not counted");
   plan->footer(R"(
 A plan evaluates every record of every binding and reports, per binding: rows, what is
 due per action (with sample keys), what is held (data-driven and operator holds),

@@ -381,3 +381,34 @@ bindings:
   CHECK(counted.DueTotal() == 10);
   CHECK(counted.invalid_facts == 10);
 }
+
+TEST_CASE("plan --fast counted in the store never merges 0 and 0.0 in a column without a type", "[sqlite]") {
+  Env env;
+  {
+    SqliteDb db(env.dir / "main.db");
+    db.Exec("CREATE TABLE droits (id INTEGER PRIMARY KEY, nir TEXT, fin_droits TEXT, contentieux, decision TEXT)");
+    // 0 is a valid flag; 0.0 (a REAL, read as "0.0") is not: SQLite's GROUP BY calls them equal.
+    for (int i = 1; i <= 20; ++i)
+      db.Exec(fmt::format("INSERT INTO droits VALUES ({}, 'n{}', '2015-03-31', {}, NULL)", i, i, i % 2 ? "0" : "0.0"));
+  }
+  env.Load(R"(state: state.db
+stores:
+  main: {type: sqlite, path: main.db}
+bindings:
+  - rule: F02.droits
+    store: main
+    table: droits
+    key: id
+    subject: nir
+    facts: {fin_droits: fin_droits, contentieux: contentieux, decision_definitive: decision}
+)");
+  ExecuteOptions read;
+  read.count_in_store = false;
+  const BindingPlan rows = Of(env.Run("2026-11-22", false, read), "F02.droits");
+  const BindingPlan counted = Of(env.Run("2026-11-22", false), "F02.droits");
+  CHECK(counted.counted_in_store);
+  CHECK(rows.DueTotal() == 10);
+  CHECK(rows.invalid_facts == 10);
+  CHECK(counted.DueTotal() == rows.DueTotal());
+  CHECK(counted.invalid_facts == rows.invalid_facts);
+}

@@ -250,6 +250,10 @@ class BindingExecution {
   // rows are read for the sample keys. true: done; false: read the rows instead.
   Result<bool> CountInStore(Connector* connector, const ScanRequest& scan) {
     if (options_.apply || options_.on_record || !options_.count_in_store) return false;
+    // The predicate does not apply `assume:` (a NULL or unmapped fact read as its assumed
+    // value): such a binding reads the selected rows, as a run does, so that a fast plan
+    // and a run count the same records.
+    if (!binding_.assume.empty()) return false;
     if (options_.holds && options_.holds->ByRecord(binding_)) return false;
     auto group = [this](const RecordGroup& g) {
       RawRecord r;

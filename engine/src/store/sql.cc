@@ -17,7 +17,8 @@ std::string SqlDialect::FlagIsTrue(const std::string& e) const {
 }
 
 std::string SqlDialect::GroupedValue(const std::string& e) const {
-  return kind == Kind::kSqlite ? fmt::format("({}) COLLATE BINARY", e) : fmt::format("({})::text", e);
+  if (kind == Kind::kSqlite) return fmt::format("CAST(({}) AS TEXT) COLLATE BINARY", e);
+  return fmt::format("(CASE WHEN ({0}) IS NULL THEN NULL ELSE format('%s', ({0})) END) COLLATE \"C\"", e);
 }
 
 std::string QuoteIdentifier(const std::string& name) {

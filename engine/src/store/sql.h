@@ -17,9 +17,13 @@ struct SqlDialect {
   std::string Placeholder(int index) const;       // 1-based: "?" or "$1"
   std::string DateParameter(int index) const;     // "?" or "$1::date"
   std::string FlagIsTrue(const std::string& expression) const;
-  // A value to group rows by so that rows in one group read as the same text: SQLite
-  // compares it bytewise (a NOCASE column would merge 'a' and 'A'); PostgreSQL groups by
-  // its text (citext, numeric 1.0 = 1.00 and non-deterministic collations would merge).
+  // A value to group rows by, which is exactly the text a scan reads, compared bytewise:
+  // rows in one group read as the same text. Grouping by the value itself would merge
+  // what the store calls equal but reads differently: a NOCASE or non-deterministic
+  // collation ('a', 'A'), SQLite's 1 and 1.0, PostgreSQL's numeric 1.0 and 1.00. SQLite:
+  // CAST AS TEXT (its text conversion) COLLATE BINARY; PostgreSQL: format('%s'), the
+  // type's output function as libpq returns it (char(n) keeps its padding, unlike
+  // ::text), NULL kept NULL, COLLATE "C".
   std::string GroupedValue(const std::string& expression) const;
 };
 
