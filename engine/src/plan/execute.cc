@@ -265,32 +265,9 @@ class BindingExecution {
     auto supported = connector->Group(selected, group);
     if (!supported.ok()) return supported.status();
     if (!*supported) return false;
-    std::vector<Predicate> unknown;
-    bool everywhere = false;  // a fact no row has: every row misses it
-    for (const auto& f : rule_.facts) {
-      if (std::find(facts_.begin(), facts_.end(), f) != facts_.end()) {
-        Predicate known;
-        known.kind = Predicate::Kind::kKnown;
-        known.fact = f;
-        Predicate p;
-        p.kind = Predicate::Kind::kNot;
-        p.args.push_back(std::move(known));
-        unknown.push_back(std::move(p));
-      } else if (!deployment_.deployment_facts.count(f)) {
-        everywhere = true;
-      }
-    }
-    if (options_.count_missing && (everywhere || !unknown.empty())) {
-      GroupRequest missing{&binding_, facts_, std::nullopt, scan.where};
-      if (!everywhere) {
-        if (unknown.size() == 1) {
-          missing.where = std::move(unknown.front());
-        } else {
-          missing.where = Predicate{};
-          missing.where->kind = Predicate::Kind::kOr;
-          missing.where->args = std::move(unknown);
-        }
-      }
+    Predicate unknown = UnknownFactPredicate(rule_, facts_, deployment_.deployment_facts);
+    if (options_.count_missing && unknown.kind != Predicate::Kind::kFalse) {
+      GroupRequest missing{&binding_, facts_, std::move(unknown), scan.where};
       auto counted = connector->Group(missing, group);
       if (!counted.ok()) return counted.status();
     }

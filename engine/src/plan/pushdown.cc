@@ -359,4 +359,18 @@ bool IsExactPushdown(const Rule& rule, Phase action, Date as_of, const Facts& de
   return CompileDue(rule, action, as_of, deployment_facts).exact;
 }
 
+Predicate UnknownFactPredicate(const Rule& rule, const std::vector<std::string>& mapped, const Facts& deployment_facts) {
+  std::vector<Predicate> unknown;
+  for (const auto& f : rule.facts) {
+    if (std::find(mapped.begin(), mapped.end(), f) != mapped.end()) {
+      Predicate known = Leaf(Kind::kKnown);
+      known.fact = f;
+      unknown.push_back(Not(std::move(known)));
+    } else if (!deployment_facts.count(f)) {
+      unknown.push_back(Leaf(Kind::kTrue));  // no row has it
+    }
+  }
+  return Make(Kind::kOr, std::move(unknown));
+}
+
 }  // namespace retention

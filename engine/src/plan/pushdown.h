@@ -18,4 +18,9 @@ std::optional<Predicate> DuePredicate(const Rule& rule, Phase action, Date as_of
 // superset: false when part of the rule compares two facts and was left to the evaluator.
 bool IsExactPushdown(const Rule& rule, Phase action, Date as_of, const Facts& deployment_facts);
 
+// "A fact the rule reads is unknown for this row": one of `mapped` (the rule's facts the
+// binding reads) is NULL. True when some fact is unknown for every row (neither mapped
+// nor a deployment fact that is set); false when no row can miss one.
+Predicate UnknownFactPredicate(const Rule& rule, const std::vector<std::string>& mapped, const Facts& deployment_facts);
+
 }  // namespace retention
