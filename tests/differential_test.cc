@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <optional>
 
 #include "support/shipped.h"
 #include <fmt/format.h>
@@ -19,32 +20,45 @@ using namespace retention::testing;
 
 namespace {
 
+// The generated wide table (`records` rows, seeded) in a SQLite file, bound by every wide
+// binding, its stores open and its schema checked.
+struct WideSqlite {
+  TempDir dir;
+  std::string db_path = dir / "wide.db";
+  DeploymentLoad load;
+  std::optional<Stores> stores;
+
+  WideSqlite(int records, unsigned seed) {
+    {
+      SqliteDb db(db_path);
+      std::string ddl = "CREATE TABLE wide (";
+      for (const auto& [name, type] : WideColumns()) ddl += (ddl.back() == '(' ? "" : ", ") + name + " " + type;
+      db.Exec(ddl + ")");
+      db.Insert("wide", WideColumns().size(), [&](const auto& row) { GenerateWideRecords(records, seed, true, row); });
+    }
+    std::string config = fmt::format("state: state.db\ndeployment_facts: {{fin_urgence_sanitaire: 2023-01-31}}\n"
+                                     "stores:\n  main: {{type: sqlite, path: {}}}\nbindings:\n{}",
+                                     db_path, WideBindings("main", "wide"));
+    load = LoadDeploymentText(config, "wide.yaml", dir.path().string(), Shipped());
+    for (const auto& d : load.diagnostics) UNSCOPED_INFO(d.ToString());
+    REQUIRE_FALSE(HasErrors(load.diagnostics));
+    ConnectorRegistry registry;
+    RegisterBuiltinConnectors(registry);
+    auto opened = Stores::Open(load.deployment, registry);
+    REQUIRE(opened.ok());
+    stores.emplace(std::move(*opened));
+    REQUIRE(ValidateSchemas(load.deployment, *stores).empty());
+  }
+};
 
 }  // namespace
 
 TEST_CASE("differential: pushdown and streaming decide identically on generated SQLite records", "[differential][sqlite]") {
-  TempDir dir;
-  std::string db_path = dir / "wide.db";
-  {
-    SqliteDb db(db_path);
-    std::string ddl = "CREATE TABLE wide (";
-    for (const auto& [name, type] : WideColumns()) ddl += (ddl.back() == '(' ? "" : ", ") + name + " " + type;
-    db.Exec(ddl + ")");
-    db.Insert("wide", WideColumns().size(), [](const auto& row) { GenerateWideRecords(DifferentialRecords(), 20261122, true, row); });
-  }
-  std::string config = fmt::format("state: state.db\ndeployment_facts: {{fin_urgence_sanitaire: 2023-01-31}}\n"
-                                   "stores:\n  main: {{type: sqlite, path: {}}}\nbindings:\n{}",
-                                   db_path, WideBindings("main", "wide"));
-  DeploymentLoad load = LoadDeploymentText(config, "wide.yaml", dir.path().string(), Shipped());
-  for (const auto& d : load.diagnostics) UNSCOPED_INFO(d.ToString());
-  REQUIRE_FALSE(HasErrors(load.diagnostics));
-  ConnectorRegistry registry;
-  RegisterBuiltinConnectors(registry);
-  auto stores = Stores::Open(load.deployment, registry);
-  REQUIRE(stores.ok());
-  REQUIRE(ValidateSchemas(load.deployment, *stores).empty());
+  WideSqlite wide(DifferentialRecords(), 20261122);
+  const DeploymentLoad& load = wide.load;
+  Stores* stores = &*wide.stores;
 
-  SqliteDb db(db_path);
+  SqliteDb db(wide.db_path);
   for (const char* as_of : {"2026-11-22", "2024-02-29", "2023-07-31"}) {
     INFO("as of " << as_of);
     Date date = *Date::Parse(as_of);
@@ -57,24 +71,9 @@ TEST_CASE("differential: pushdown and streaming decide identically on generated 
 }
 
 TEST_CASE("differential: a fast plan counted in SQLite gives the counts of reading every row", "[differential][sqlite]") {
-  TempDir dir;
-  std::string db_path = dir / "wide.db";
-  {
-    SqliteDb db(db_path);
-    std::string ddl = "CREATE TABLE wide (";
-    for (const auto& [name, type] : WideColumns()) ddl += (ddl.back() == '(' ? "" : ", ") + name + " " + type;
-    db.Exec(ddl + ")");
-    db.Insert("wide", WideColumns().size(), [](const auto& row) { GenerateWideRecords(DifferentialRecords() / 10, 20261123, true, row); });
-  }
-  std::string config = fmt::format("state: state.db\ndeployment_facts: {{fin_urgence_sanitaire: 2023-01-31}}\n"
-                                   "stores:\n  main: {{type: sqlite, path: {}}}\nbindings:\n{}",
-                                   db_path, WideBindings("main", "wide"));
-  DeploymentLoad load = LoadDeploymentText(config, "wide.yaml", dir.path().string(), Shipped());
-  REQUIRE_FALSE(HasErrors(load.diagnostics));
-  ConnectorRegistry registry;
-  RegisterBuiltinConnectors(registry);
-  auto stores = Stores::Open(load.deployment, registry);
-  REQUIRE(stores.ok());
+  WideSqlite wide(DifferentialRecords() / 10, 20261123);
+  const DeploymentLoad& load = wide.load;
+  Stores* stores = &*wide.stores;
   const size_t bindings = load.deployment.bindings.size();
   for (const char* as_of : {"2026-11-22", "2024-02-29"}) {
     INFO("as of " << as_of);

@@ -273,62 +273,61 @@ TEST_CASE("demo: a run recomputes the MACs from the head the last run verified a
   CHECK(full->entries == since->entries);
   CHECK(full->head == since->head);
 
-  SECTION("an entry after the recorded head, changed") {
-    state.Exec(fmt::format("UPDATE audit SET count = count - 1 WHERE id = {}", start + 1));
+  // The chain as a run checks it: from the recorded head.
+  auto verify_since = [&] {
     auto v = demo.state->VerifyAudit(ChainScope::kSinceVerified);
     REQUIRE(v.ok());
-    CHECK_FALSE(v->ok);
-    CHECK(v->first_bad_id == start + 1);
+    return *v;
+  };
+  SECTION("an entry after the recorded head, changed") {
+    state.Exec(fmt::format("UPDATE audit SET count = count - 1 WHERE id = {}", start + 1));
+    auto v = verify_since();
+    CHECK_FALSE(v.ok);
+    CHECK(v.first_bad_id == start + 1);
     CHECK(demo.Go("2026-11-22", true, mass).status().message().find("does not verify") != std::string::npos);
   }
   SECTION("the recorded head replaced") {
     state.Exec(fmt::format("UPDATE audit SET hash = 'f00d' WHERE id = {}", through));
-    auto v = demo.state->VerifyAudit(ChainScope::kSinceVerified);
-    REQUIRE(v.ok());
-    CHECK_FALSE(v->ok);
-    CHECK(v->first_bad_id == through);
-    CHECK_THAT(v->problem, Catch::Contains("is not as an earlier verification recorded it"));
+    auto v = verify_since();
+    CHECK_FALSE(v.ok);
+    CHECK(v.first_bad_id == through);
+    CHECK_THAT(v.problem, Catch::Contains("is not as an earlier verification recorded it"));
   }
   SECTION("the run_start moved to a later head, to skip entries") {
     state.Exec(fmt::format("UPDATE audit SET detail = json_set(detail, '$.verified.through', {}) WHERE id = {}",
                            start, start));
-    auto v = demo.state->VerifyAudit(ChainScope::kSinceVerified);
-    REQUIRE(v.ok());
-    CHECK_FALSE(v->ok);  // its own MAC is recomputed
-    CHECK(v->first_bad_id == start);
+    auto v = verify_since();
+    CHECK_FALSE(v.ok);  // its own MAC is recomputed
+    CHECK(v.first_bad_id == start);
   }
   SECTION("a link removed before the head") {
     state.Exec("DELETE FROM audit WHERE id = 2");
-    auto v = demo.state->VerifyAudit(ChainScope::kSinceVerified);
-    REQUIRE(v.ok());
-    CHECK_FALSE(v->ok);
-    CHECK(v->first_bad_id == 3);
+    auto v = verify_since();
+    CHECK_FALSE(v.ok);
+    CHECK(v.first_bad_id == 3);
   }
   SECTION("a hold before the head turned into a batch, its row deleted") {
     REQUIRE(state.One(fmt::format("SELECT count(*) FROM audit WHERE id < {} AND kind = 'hold_add'", through)) != "0");
     state.Exec(fmt::format("UPDATE audit SET kind = 'batch' WHERE id = (SELECT MIN(id) FROM audit WHERE kind = 'hold_add') "
                            "AND id < {}", through));
     state.Exec("DELETE FROM holds");  // the table then agrees with the rewritten chain
-    auto v = demo.state->VerifyAudit(ChainScope::kSinceVerified);
-    REQUIRE(v.ok());
-    CHECK_FALSE(v->ok);
-    CHECK(v->first_bad_id == through);
-    CHECK_THAT(v->problem, Catch::Contains("the history was rewritten"));
+    auto v = verify_since();
+    CHECK_FALSE(v.ok);
+    CHECK(v.first_bad_id == through);
+    CHECK_THAT(v.problem, Catch::Contains("the history was rewritten"));
   }
   SECTION("a batch before the head turned into a hold release") {
     state.Exec(fmt::format("UPDATE audit SET kind = 'hold_release' WHERE id = (SELECT MIN(id) FROM audit WHERE kind = "
                            "'batch')"));
-    auto v = demo.state->VerifyAudit(ChainScope::kSinceVerified);
-    REQUIRE(v.ok());
-    CHECK_FALSE(v->ok);
+    auto v = verify_since();
+    CHECK_FALSE(v.ok);
   }
   SECTION("a batch entry before the head rewritten in place: found by the full verification only") {
     const std::string batch = state.One("SELECT MIN(id) FROM audit WHERE kind = 'batch'");
     REQUIRE(std::stoll(batch) < through);
     state.Exec("UPDATE audit SET count = count - 1 WHERE id = " + batch);
-    auto v = demo.state->VerifyAudit(ChainScope::kSinceVerified);
-    REQUIRE(v.ok());
-    CHECK(v->ok);
+    auto v = verify_since();
+    CHECK(v.ok);
     auto whole = demo.state->VerifyAudit();
     REQUIRE(whole.ok());
     CHECK_FALSE(whole->ok);
@@ -339,9 +338,8 @@ TEST_CASE("demo: a run recomputes the MACs from the head the last run verified a
   }
   SECTION("an entry that is not a batch, before the head, rewritten in place") {
     state.Exec("UPDATE audit SET detail = json_set(detail, '$.reason', 'none') WHERE kind = 'hold_add'");
-    auto v = demo.state->VerifyAudit(ChainScope::kSinceVerified);
-    REQUIRE(v.ok());
-    CHECK_FALSE(v->ok);
+    auto v = verify_since();
+    CHECK_FALSE(v.ok);
   }
 }
 

@@ -58,6 +58,16 @@ const BindingPlan& Of(const Plan& p, const std::string& binding) {
   return p.bindings.front();
 }
 
+// One binding planned fast twice: reading the selected rows, and counted in the store.
+struct FastPlans {
+  BindingPlan rows, counted;
+};
+FastPlans ReadAndCounted(Env& env, const char* as_of, const std::string& binding) {
+  ExecuteOptions read;
+  read.count_in_store = false;
+  return {Of(env.Run(as_of, false, read), binding), Of(env.Run(as_of, false), binding)};
+}
+
 void SetMtime(const fs::path& p, const char* date) {
   // Noon in Paris on `date`.
   std::tm tm{};
@@ -370,10 +380,7 @@ bindings:
             decision_definitive: decision_definitive, contentieux: contentieux}
     archive: {store: main, table: signalements_archive}
 )");
-  ExecuteOptions read;
-  read.count_in_store = false;
-  const BindingPlan rows = Of(env.Run("2026-11-22", false, read), "F22.signalements");
-  const BindingPlan counted = Of(env.Run("2026-11-22", false), "F22.signalements");
+  const auto [rows, counted] = ReadAndCounted(env, "2026-11-22", "F22.signalements");
   CHECK_FALSE(rows.counted_in_store);
   CHECK(counted.counted_in_store);
   CHECK(rows.DueTotal() == 10);
@@ -402,10 +409,7 @@ bindings:
     subject: nir
     facts: {fin_droits: fin_droits, contentieux: contentieux, decision_definitive: decision}
 )");
-  ExecuteOptions read;
-  read.count_in_store = false;
-  const BindingPlan rows = Of(env.Run("2026-11-22", false, read), "F02.droits");
-  const BindingPlan counted = Of(env.Run("2026-11-22", false), "F02.droits");
+  const auto [rows, counted] = ReadAndCounted(env, "2026-11-22", "F02.droits");
   CHECK(counted.counted_in_store);
   CHECK(rows.DueTotal() == 10);
   CHECK(rows.invalid_facts == 10);
